@@ -1,0 +1,101 @@
+"""Apache Airflow provider for the Kontent.ai Sync API.
+
+``get_provider_info`` is read by every Airflow component at start-up, so this module imports
+nothing heavy: no Airflow, no requests.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "get_provider_info"]
+
+# The connection form, declared once here and reused by the hook's legacy form methods
+# (see hooks/kontent.py) so the two can never drift apart.
+CONN_FIELDS: dict[str, dict] = {
+    "environment_id": {
+        "label": "Environment ID",
+        "description": "The Kontent.ai environment GUID (Environment settings > General).",
+        "schema": {"type": "string"},
+    },
+    "mode": {
+        "label": "API mode",
+        "description": "public: published content, no key. secure: published content with a secure-access "
+        "Delivery API key. preview: latest content, needs a preview Delivery API key.",
+        "schema": {"type": "string", "enum": ["public", "secure", "preview"], "default": "public"},
+    },
+    "connect_timeout": {
+        "label": "Connect timeout (s)",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "read_timeout": {
+        "label": "Read timeout (s)",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "max_attempts": {
+        "label": "Max attempts per request",
+        "description": "Attempts for a request that fails with 408, 429, 5xx or a network error (1 = no retry).",
+        "schema": {"type": ["integer", "null"], "minimum": 1},
+    },
+    "max_retry_wait": {
+        "label": "Max total retry wait (s)",
+        "description": "Upper bound on the time one request may spend waiting between retries.",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, dict] = {
+    "hidden-fields": ["schema", "login", "port"],
+    "relabeling": {"host": "Base URL override", "password": "Delivery API key"},
+    "placeholders": {
+        "host": "empty = https://deliver.kontent.ai (preview: https://preview-deliver.kontent.ai)",
+        "password": "secure-access or preview key; empty for public mode",
+        "environment_id": "00000000-0000-0000-0000-000000000000",
+        "mode": "public",
+    },
+}
+
+
+def get_provider_info() -> dict:
+    """Describe the provider to Airflow's ProvidersManager (validated against provider_info.schema.json)."""
+    return {
+        "package-name": "airflow-provider-kontent",
+        "name": "Kontent.ai",
+        "description": "Incremental content sync from the Kontent.ai headless CMS (Sync API v2 and v1).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Kontent.ai",
+                "external-doc-url": "https://kontent.ai/learn/docs/apis/sync-api-v2/synchronization",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Kontent.ai", "python-modules": ["airflow_provider_kontent.hooks.kontent"]}
+        ],
+        "operators": [
+            {
+                "integration-name": "Kontent.ai",
+                "python-modules": [
+                    "airflow_provider_kontent.operators.sync_init",
+                    "airflow_provider_kontent.operators.sync_pull",
+                    "airflow_provider_kontent.operators.sync_commit",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Kontent.ai", "python-modules": ["airflow_provider_kontent.sensors.sync"]}
+        ],
+        "triggers": [
+            {"integration-name": "Kontent.ai", "python-modules": ["airflow_provider_kontent.triggers.sync"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "kontent",
+                "hook-class-name": "airflow_provider_kontent.hooks.kontent.KontentHook",
+                "hook-name": "Kontent.ai",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }

@@ -1,0 +1,115 @@
+"""The emulator's content model: what a Kontent.ai environment holds, independent of HTTP.
+
+Two readers share it: the Sync API side (change logs, tokens) and the Delivery content side (items,
+items-feed, types, taxonomies, languages). Items reference their type by id, not codename, so a type
+rename behaves as in Kontent.ai (v1 tokens stay bound to the old codename, v2 reports the new one).
+
+Element values are stored in a simple form (see ``docs/architecture.md``) and rendered to Delivery
+shapes on the way out; a variant keeps two versions because production serves the published one and
+preview the latest one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Language:
+    id: str
+    codename: str
+    name: str
+    fallback: str | None = None  # codename of the fallback language; None for the default language
+    active: bool = True
+
+
+@dataclass
+class ContentType:
+    id: str
+    codename: str
+    name: str
+    last_modified: str
+    # codename -> {"type": ..., "name": ..., "options"?: [{"name","codename"}], "taxonomy_group"?: codename}
+    elements: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class TaxonomyGroup:
+    id: str
+    codename: str
+    name: str
+    last_modified: str
+    terms: list[dict[str, Any]] = field(default_factory=list)  # [{"name","codename","terms":[...]}]
+
+
+@dataclass
+class VariantVersion:
+    """One version of a language variant: the latest (preview) or the published (production) one."""
+
+    name: str
+    elements: dict[str, Any]  # element codename -> simple value
+    last_modified: str
+    workflow: str = "default"
+    workflow_step: str = "draft"
+
+
+@dataclass
+class Variant:
+    language: str  # language codename at creation; languages are looked up by codename
+    latest: VariantVersion | None = None  # what preview serves; None once deleted
+    published: VariantVersion | None = None  # what production serves; None when not published
+    archived: bool = False
+
+
+@dataclass
+class Item:
+    id: str
+    codename: str
+    type_id: str
+    collection: str = "default"
+    is_component: bool = False
+    variants: dict[str, Variant] = field(default_factory=dict)  # language codename -> variant
+
+
+@dataclass
+class Environment:
+    id: str
+    secure_access: bool = False
+    secure_key: str | None = None
+    preview_key: str | None = None
+    revoked_keys: set[str] = field(default_factory=set)
+    languages: list[Language] = field(default_factory=list)  # first = default language
+    types: dict[str, ContentType] = field(default_factory=dict)  # id -> type
+    taxonomies: dict[str, TaxonomyGroup] = field(default_factory=dict)  # id -> group
+    items: dict[str, Item] = field(default_factory=dict)  # id -> item
+    page_size: int = 100  # Sync API: max entries per array per page
+    feed_page_size: int = 100  # items-feed page size
+    v1_change_types: str = "suffixed"  # "suffixed" (changed_item/deleted_item) or "plain" (changed/deleted)
+    url_max_length: int = 2000
+    url_too_long_status: int = 414
+
+    @property
+    def default_language(self) -> Language:
+        return self.languages[0]
+
+    def language(self, codename: str) -> Language | None:
+        return next((lang for lang in self.languages if lang.codename == codename), None)
+
+    def type_by_codename(self, codename: str) -> ContentType | None:
+        return next((t for t in self.types.values() if t.codename == codename), None)
+
+    def item_by_codename(self, codename: str) -> Item | None:
+        return next((i for i in self.items.values() if i.codename == codename), None)
+
+    def fallback_chain(self, codename: str) -> list[str]:
+        """Languages to try for ``codename``: itself, its fallbacks, then the default (cycles end there)."""
+        chain: list[str] = []
+        current: str | None = codename
+        while current is not None and current not in chain:
+            chain.append(current)
+            lang = self.language(current)
+            current = lang.fallback if lang else None
+        if self.default_language.codename not in chain:
+            chain.append(self.default_language.codename)
+        return chain
