@@ -88,6 +88,9 @@ class Environment:
     v1_change_types: str = "suffixed"  # "suffixed" (changed_item/deleted_item) or "plain" (changed/deleted)
     url_max_length: int = 2000
     url_too_long_status: int = 414
+    # Kontent.ai's opt-in "fallbacks for linked content": linked items and rich-text link targets follow
+    # their own fallback chain instead of being omitted when untranslated (Delivery side only)
+    linked_content_fallbacks: bool = False
 
     @property
     def default_language(self) -> Language:
