@@ -1,0 +1,154 @@
+"""The client's exception family.
+
+Callers branch on the class (auth, not found, invalid token, ...) and never on Kontent's message text,
+which the API may change at any time. Every error carries what an operator needs to open a support
+ticket (status, Kontent's message, ``request_id``, ``error_code``, the URL) and, by construction, never
+the API key: keys travel only in the ``Authorization`` header, which no error or log line reproduces.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KontentAuthError",
+    "KontentBadRequestError",
+    "KontentConfigError",
+    "KontentConnectionError",
+    "KontentError",
+    "KontentInvalidTokenError",
+    "KontentNotFoundError",
+    "KontentRateLimitError",
+    "KontentResponseError",
+    "KontentServerError",
+]
+
+
+class KontentError(Exception):
+    """Base class: a request to Kontent.ai (or its configuration) failed.
+
+    ``retryable`` tells the retry policy whether another attempt could succeed; ``retry_after`` is the
+    server's ``Retry-After`` in seconds when it sent one; ``attempts`` is set when retries gave up.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        error_code: int | None = None,
+        specific_code: int | None = None,
+        url: str | None = None,
+        method: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.error_code = error_code
+        self.specific_code = specific_code
+        self.url = url
+        self.method = method
+        self.hint = hint
+        self.retry_after = retry_after
+        self.attempts: int | None = None
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.url:
+            parts.append(f"from {self.method + ' ' if self.method else ''}{self.url}")
+        head = " ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        details = []
+        if self.error_code is not None:
+            details.append(f"error_code={self.error_code}")
+        if self.request_id:
+            details.append(f"request_id={self.request_id}")
+        if self.attempts is not None:
+            details.append(f"attempts={self.attempts}")
+        if details:
+            text += f" ({', '.join(details)})"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self):
+        # Keep the keyword-only details when an error crosses a process boundary (pickling).
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[KontentError], message: str, state: dict) -> KontentError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class KontentConfigError(KontentError, ValueError):
+    """The client or connection is configured wrongly; raised before any request is sent.
+
+    ``field`` names the offending setting (``environment_id``, ``api_key``, ``base_url``, ...).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"Invalid '{self.field}': {base}" if self.field else base
+
+
+class KontentBadRequestError(KontentError):
+    """HTTP 400 (or another non-retryable 4xx such as 405/414): the request itself is wrong."""
+
+
+class KontentInvalidTokenError(KontentBadRequestError):
+    """The continuation token was rejected (HTTP 400, ``error_code`` 107): the sync must be re-initialized.
+
+    Re-initializing marks "now"; changes made between the last good token and the new init are not
+    reported by Sync, so a consumer needs a snapshot (e.g. items-feed) to cover that gap.
+    """
+
+
+class KontentAuthError(KontentError):
+    """HTTP 401/403: the key is missing, wrong, revoked or of the wrong kind for the mode."""
+
+
+class KontentNotFoundError(KontentError):
+    """HTTP 404: unknown environment, wrong base URL/path, or an entity that does not exist."""
+
+
+class KontentRateLimitError(KontentError):
+    """HTTP 429 that persisted after the configured retries."""
+
+    retryable = True
+
+
+class KontentServerError(KontentError):
+    """HTTP 5xx or 408 that persisted after the configured retries."""
+
+    retryable = True
+
+
+class KontentConnectionError(KontentError):
+    """The host could not be reached, timed out, or cut the connection mid-response (after retries)."""
+
+    retryable = True
+
+
+class KontentResponseError(KontentError):
+    """A response that breaks the API contract: non-JSON body, missing ``X-Continuation``, wrong shape.
+
+    Retried like a transient failure (a CDN or proxy glitch is the usual cause), then raised.
+    """
+
+    retryable = True

@@ -1,0 +1,307 @@
+"""Sans-IO protocol: how requests look and how responses and errors are read.
+
+Both the requests-based ``KontentClient`` and the httpx-based ``AsyncKontentClient`` use this module,
+so the two cannot disagree about URLs, headers, parsing or error mapping. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import pendulum
+
+from airflow_provider_kontent import __version__
+from airflow_provider_kontent.client.config import ClientConfig
+from airflow_provider_kontent.client.errors import (
+    KontentAuthError,
+    KontentBadRequestError,
+    KontentConnectionError,
+    KontentError,
+    KontentInvalidTokenError,
+    KontentNotFoundError,
+    KontentRateLimitError,
+    KontentResponseError,
+    KontentServerError,
+)
+from airflow_provider_kontent.client.models import ARRAY_KINDS, Delta, SyncPage
+
+__all__ = [
+    "INVALID_TOKEN_ERROR_CODE",
+    "SOURCE_HEADER",
+    "ApiRequest",
+    "ApiResponse",
+    "Protocol",
+    "error_from_response",
+    "parse_json",
+    "parse_retry_after",
+]
+
+SOURCE_HEADER = f"airflow-provider-kontent;{__version__}"
+INVALID_TOKEN_ERROR_CODE = 107
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """A request to send: ``url`` has no query; ``params`` is the ordered query."""
+
+    method: str
+    url: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def loggable_url(self) -> str:
+        """The URL with its query, safe to log: keys travel only in headers."""
+        if not self.params:
+            return self.url
+        from urllib.parse import urlencode
+
+        return f"{self.url}?{urlencode(self.params)}"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A fully read response; ``headers`` keys are lower-cased."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+    method: str = "GET"
+
+    @classmethod
+    def build(
+        cls, status: int, headers: Mapping[str, str], content: bytes, url: str, method: str
+    ) -> ApiResponse:
+        return cls(status, {k.lower(): v for k, v in headers.items()}, content, url, method)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+class Protocol:
+    """Builds the requests of one environment/mode."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.base_url = config.effective_base_url
+        self.env_url = f"{self.base_url}/{config.environment_id}"
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        headers = {"Accept": "application/json", "X-KC-SOURCE": SOURCE_HEADER}
+        if self.config.mode.sends_key and self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        headers.update(extra)
+        return headers
+
+    def _sync_base(self, api_version: int) -> str:
+        if api_version == 2:
+            return f"{self.base_url}/v2/{self.config.environment_id}"
+        if api_version == 1:
+            return self.env_url
+        raise ValueError(f"api_version must be 1 or 2, got {api_version!r}")
+
+    # --- Sync API ----------------------------------------------------------------------------
+    def init_request(self, api_version: int = 2, query: list[tuple[str, str]] | None = None) -> ApiRequest:
+        params = list(query or []) if api_version == 1 else []
+        return ApiRequest("POST", f"{self._sync_base(api_version)}/sync/init", params, self.headers())
+
+    def sync_request(self, token: str, api_version: int = 2) -> ApiRequest:
+        return ApiRequest(
+            "GET", f"{self._sync_base(api_version)}/sync", [], self.headers(**{"X-Continuation": token})
+        )
+
+    # --- Delivery API ------------------------------------------------------------------------
+    def items_by_id_request(self, language: str, ids: list[str]) -> ApiRequest:
+        params = [
+            ("system.id[in]", ",".join(ids)),
+            ("language", language),
+            ("system.language", language),
+            ("depth", "0"),
+            ("limit", str(len(ids))),
+        ]
+        return ApiRequest(
+            "GET",
+            f"{self.env_url}/items",
+            params,
+            self.headers(**{"X-KC-Wait-For-Loading-New-Content": "true"}),
+        )
+
+    def items_feed_request(
+        self, language: str | None, token: str | None, extra_params: list[tuple[str, str]] | None = None
+    ) -> ApiRequest:
+        params: list[tuple[str, str]] = []
+        if language:
+            params += [("language", language), ("system.language", language)]
+        params += list(extra_params or [])
+        extra = {"X-KC-Wait-For-Loading-New-Content": "true"}
+        if token:
+            extra["X-Continuation"] = token
+        return ApiRequest("GET", f"{self.env_url}/items-feed", params, self.headers(**extra))
+
+    def list_request(self, endpoint: str, skip: int, limit: int) -> ApiRequest:
+        params = [("skip", str(skip)), ("limit", str(limit))]
+        return ApiRequest("GET", f"{self.env_url}/{endpoint}", params, self.headers())
+
+
+# --- response parsing --------------------------------------------------------------------------
+def parse_json(response: ApiResponse) -> Any:
+    """Decode a JSON body or raise ``KontentResponseError`` (retryable: usually a proxy glitch)."""
+    try:
+        return json.loads(response.content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        snippet = response.content[:80].decode("utf-8", "replace")
+        raise KontentResponseError(
+            f"response body is not JSON (starts with {snippet!r})",
+            status=response.status,
+            url=response.url,
+            method=response.method,
+            request_id=response.header("x-request-id"),
+        ) from None
+
+
+def check_complete(response: ApiResponse) -> None:
+    """Raise when fewer bytes arrived than ``Content-Length`` announced (a connection cut mid-body)."""
+    declared = response.header("content-length")
+    if (
+        declared
+        and declared.isdigit()
+        and not response.header("content-encoding")
+        and len(response.content) < int(declared)
+    ):
+        raise KontentConnectionError(
+            f"connection cut mid-body ({len(response.content)} of {declared} bytes)",
+            url=response.url,
+            method=response.method,
+        )
+
+
+def continuation_token(response: ApiResponse, *, required: bool = True) -> str | None:
+    token = response.header("x-continuation")
+    if required and not token:
+        raise KontentResponseError(
+            "response has no X-Continuation header",
+            status=response.status,
+            url=response.url,
+            method=response.method,
+        )
+    return token or None
+
+
+def parse_init(response: ApiResponse) -> str:
+    token = continuation_token(response)
+    parse_json(response)  # validate that a JSON body came with it
+    return token  # type: ignore[return-value]
+
+
+def parse_sync_page(response: ApiResponse) -> SyncPage:
+    token = continuation_token(response)
+    body = parse_json(response)
+    if not isinstance(body, dict):
+        raise KontentResponseError(
+            f"expected a JSON object, got {type(body).__name__}",
+            status=response.status,
+            url=response.url,
+            method=response.method,
+        )
+    deltas: list[Delta] = []
+    for array, kind in ARRAY_KINDS.items():
+        entries = body.get(array)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise KontentResponseError(
+                f"'{array}' is not an array", status=response.status, url=response.url, method=response.method
+            )
+        deltas.extend(Delta.from_api(kind, entry) for entry in entries)
+    return SyncPage(
+        deltas=deltas, next_token=token, request_id=response.header("x-request-id"), received=len(deltas)
+    )  # type: ignore[arg-type]
+
+
+def parse_object(response: ApiResponse) -> dict[str, Any]:
+    body = parse_json(response)
+    if not isinstance(body, dict):
+        raise KontentResponseError(
+            f"expected a JSON object, got {type(body).__name__}",
+            status=response.status,
+            url=response.url,
+            method=response.method,
+        )
+    return body
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: an integer/decimal number or an HTTP date; None when unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=pendulum.UTC)
+    return max(0.0, (when - pendulum.now("UTC")).total_seconds())
+
+
+def error_from_response(response: ApiResponse, *, sync_endpoint: bool = False) -> KontentError:
+    """Map an error response to the exception family, keeping Kontent's message and ids."""
+    body: Any = None
+    try:
+        body = json.loads(response.content.decode("utf-8")) if response.content else None
+    except (UnicodeDecodeError, ValueError):
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        message = body["message"]
+    else:
+        text = response.content[:200].decode("utf-8", "replace").strip()
+        message = text or "(empty body)"
+        body = body if isinstance(body, dict) else {}
+    error_code = body.get("error_code") if isinstance(body.get("error_code"), int) else None
+    specific = body.get("specific_code") if isinstance(body.get("specific_code"), int) else None
+    request_id = body.get("request_id") or response.header("x-request-id")
+    kwargs: dict[str, Any] = {
+        "status": response.status,
+        "request_id": str(request_id) if request_id else None,
+        "error_code": error_code,
+        "specific_code": specific,
+        "url": response.url,
+        "method": response.method,
+    }
+    status = response.status
+    if status == 400 and sync_endpoint and error_code == INVALID_TOKEN_ERROR_CODE:
+        return KontentInvalidTokenError(
+            message,
+            hint="The continuation token is invalid or expired: re-initialize the sync (init_sync) and take "
+            "a snapshot (e.g. items-feed), because changes since the last good token are not reported",
+            **kwargs,
+        )
+    if status in (401, 403):
+        return KontentAuthError(
+            message,
+            hint="Check the Delivery API key and that the mode (public/secure/preview) matches it",
+            **kwargs,
+        )
+    if status == 404:
+        return KontentNotFoundError(message, hint="Check the environment ID and the base URL", **kwargs)
+    if status == 429:
+        return KontentRateLimitError(
+            message, retry_after=parse_retry_after(response.header("retry-after")), **kwargs
+        )
+    if status >= 500 or status == 408:
+        return KontentServerError(
+            message, retry_after=parse_retry_after(response.header("retry-after")), **kwargs
+        )
+    return KontentBadRequestError(message, **kwargs)

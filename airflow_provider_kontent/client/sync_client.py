@@ -1,0 +1,305 @@
+"""``KontentClient``: the blocking client (requests) for the Sync API and the Delivery content calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+from airflow_provider_kontent.client import protocol
+from airflow_provider_kontent.client.config import ClientConfig
+from airflow_provider_kontent.client.content import (
+    ContentBatch,
+    RateLimiter,
+    batch_ids,
+    group_changed_items,
+)
+from airflow_provider_kontent.client.errors import KontentConfigError, KontentConnectionError
+from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
+from airflow_provider_kontent.client.models import Delta, SyncPage
+from airflow_provider_kontent.client.protocol import ApiRequest, ApiResponse, Protocol
+from airflow_provider_kontent.client.retry import LOGGER_NAME, retrying
+
+__all__ = ["FeedPage", "KontentClient", "validate_token"]
+
+log = logging.getLogger(LOGGER_NAME)
+T = TypeVar("T")
+
+_TRANSPORT_ERRORS = (requests.exceptions.RequestException, Urllib3HTTPError, OSError)
+
+
+def validate_token(token: Any) -> str:
+    """A continuation token goes into a header verbatim: it must be a non-empty single-line string."""
+    if not isinstance(token, str) or not token.strip():
+        raise KontentConfigError("a continuation token is required (got an empty value)", field="token")
+    if any(c in token for c in "\r\n") or not token.isascii():
+        raise KontentConfigError("a continuation token must be single-line ASCII", field="token")
+    return token
+
+
+@dataclass
+class FeedPage:
+    """One ``/items-feed`` page: items, the components they use, and the token for the next page."""
+
+    items: list[dict[str, Any]]
+    modular_content: dict[str, dict[str, Any]]
+    next_token: str | None
+
+
+class KontentClient:
+    """Blocking Kontent.ai client; one ``requests.Session`` per client (use as a context manager).
+
+    Thread-safe for the content fetch it runs itself; create one client per thread for anything else.
+    """
+
+    def __init__(self, config: ClientConfig, *, session: requests.Session | None = None) -> None:
+        self.config = config
+        self.protocol = Protocol(config)
+        self._owns_session = session is None
+        self.session = session or requests.Session()
+        if self._owns_session:  # a pool large enough for the fetch threads; a caller's session is left alone
+            adapter = HTTPAdapter(pool_maxsize=max(10, config.max_concurrency))
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+        self.rate_limiter = RateLimiter(
+            [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)]
+        )
+        self.filter_stats = FilterStats()
+
+    def __repr__(self) -> str:
+        return f"KontentClient({self.config!r})"
+
+    def __enter__(self) -> KontentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+    # --- transport ---------------------------------------------------------------------------
+    def _send_once(self, request: ApiRequest) -> ApiResponse:
+        """One attempt: send and read the whole body; transport failures become KontentConnectionError."""
+        self.rate_limiter.acquire()
+        try:
+            resp = self.session.request(
+                request.method,
+                request.url,
+                params=request.params or None,
+                headers=request.headers,
+                timeout=(self.config.connect_timeout, self.config.read_timeout),
+            )
+            content = resp.content
+        except _TRANSPORT_ERRORS as exc:
+            raise KontentConnectionError(
+                f"{type(exc).__name__} while talking to Kontent.ai",
+                url=request.loggable_url,
+                method=request.method,
+            ) from exc
+        response = ApiResponse.build(
+            resp.status_code, resp.headers, content, resp.url or request.url, request.method
+        )
+        protocol.check_complete(response)
+        return response
+
+    def _call(
+        self, request: ApiRequest, parse: Callable[[ApiResponse], T], *, sync_endpoint: bool = False
+    ) -> T:
+        """Send with retries; an attempt succeeds only when the body was read and parsed."""
+
+        def attempt() -> T:
+            response = self._send_once(request)
+            log.debug("Kontent %s %s -> %s", request.method, request.loggable_url, response.status)
+            if response.status >= 400:
+                raise protocol.error_from_response(response, sync_endpoint=sync_endpoint)
+            return parse(response)
+
+        return retrying(self.config, request.method, request.loggable_url)(attempt)
+
+    # --- Sync API ----------------------------------------------------------------------------
+    def init_sync(self, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None) -> str:
+        """Start a synchronization and return its first continuation token.
+
+        v1 sends ``filters`` as the init query (stored in the token by the server); v2 takes no
+        filters, so there they are validated here and must be passed to ``sync_page``/``iter_pages``,
+        which apply them client-side.
+        """
+        _check_version(api_version)
+        sync_filters = SyncFilters.coerce(filters)
+        request = self.protocol.init_request(api_version, sync_filters.to_query())
+        return self._call(request, protocol.parse_init, sync_endpoint=True)
+
+    def sync_page(
+        self, token: str, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None
+    ) -> SyncPage:
+        """Fetch one page of changes after ``token``; ``page.next_token`` continues from it.
+
+        ``filters`` are applied client-side on v2 (``page.skipped`` counts the dropped deltas, and
+        ``self.filter_stats`` accumulates); on v1 the token already carries them.
+        """
+        _check_version(api_version)
+        validate_token(token)
+        sync_filters = SyncFilters.coerce(filters)
+        page = self._call(
+            self.protocol.sync_request(token, api_version), protocol.parse_sync_page, sync_endpoint=True
+        )
+        return apply_client_filters(page, sync_filters, api_version, self.filter_stats)
+
+    def iter_pages(
+        self,
+        token: str,
+        api_version: int = 2,
+        max_pages: int | None = None,
+        filters: SyncFilters | Mapping[str, Any] | None = None,
+    ) -> Iterator[SyncPage]:
+        """Yield pages until the first empty one (the documented rule), or ``max_pages`` pages.
+
+        Each page carries its ``next_token``, so a caller can checkpoint after every page; the last
+        yielded page is empty unless ``max_pages`` stopped the run early.
+        """
+        if max_pages is not None and max_pages < 1:
+            raise KontentConfigError("must be >= 1 or None", field="max_pages")
+        sync_filters = SyncFilters.coerce(filters)
+        fetched = 0
+        while True:
+            page = self.sync_page(token, api_version, sync_filters)
+            fetched += 1
+            yield page
+            token = page.next_token
+            if page.is_empty or (max_pages is not None and fetched >= max_pages):
+                return
+
+    # --- Delivery API: content ---------------------------------------------------------------
+    def fetch_items(self, deltas: Iterable[Delta], *, language: str | None = None) -> ContentBatch:
+        """Fetch the full items behind changed item deltas (deleted ones are skipped).
+
+        Ids are grouped by language and packed into ``system.id[in]`` batches under
+        ``url_max_length``; batches run on ``max_concurrency`` threads through the rate limiter.
+        Items not returned are listed in ``missing`` rather than raised.
+        """
+        grouped = group_changed_items(deltas)
+        if language is not None:
+            grouped = {language: grouped.get(language, [])} if grouped.get(language) else {}
+        jobs: list[tuple[str, list[str]]] = []
+        for lang, ids in grouped.items():
+            for batch in batch_ids(
+                ids,
+                lambda chunk, lang=lang: self.protocol.items_by_id_request(lang, chunk),
+                self.config.url_max_length,
+            ):
+                jobs.append((lang, batch))
+        result = ContentBatch()
+        if not jobs:
+            return result
+
+        def run(job: tuple[str, list[str]]) -> tuple[str, list[str], dict[str, Any]]:
+            lang, ids = job
+            body = self._call(self.protocol.items_by_id_request(lang, ids), protocol.parse_object)
+            return lang, ids, body
+
+        workers = min(self.config.max_concurrency, len(jobs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kontent-fetch") as pool:
+            outcomes = list(pool.map(run, jobs))
+        for lang, ids, body in outcomes:
+            result.requests += 1
+            returned = {}
+            for item in body.get("items") or []:
+                system = item.get("system") if isinstance(item, dict) else None
+                if isinstance(system, dict) and system.get("id"):
+                    returned[system["id"]] = item
+            for item_id in ids:
+                if item_id in returned:
+                    result.items[(item_id, lang)] = returned[item_id]
+                else:
+                    result.missing.append((item_id, lang))
+            modular = body.get("modular_content")
+            if isinstance(modular, dict) and modular:
+                result.modular_content.setdefault(lang, {}).update(modular)
+        if result.missing:
+            log.info(
+                "Kontent fetch: %d item variant(s) not available (yet): %s",
+                len(result.missing),
+                result.missing[:10],
+            )
+        return result
+
+    def iter_items_feed_pages(
+        self, language: str | None = None, *, extra_params: list[tuple[str, str]] | None = None
+    ) -> Iterator[FeedPage]:
+        """Page through ``/items-feed`` (every item; with ``language`` only that exact language).
+
+        The identical query is resent with each page's ``X-Continuation`` until a page has none.
+        """
+        token: str | None = None
+        while True:
+            request = self.protocol.items_feed_request(language, token, extra_params)
+            page = self._call(request, _parse_feed_page)
+            yield page
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def iter_items_feed(self, language: str | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every item of the environment (in ``language``, without fallbacks), page by page."""
+        for page in self.iter_items_feed_pages(language, **kwargs):
+            yield from page.items
+
+    # --- Delivery API: content model ---------------------------------------------------------
+    def _list_all(self, endpoint: str, key: str, page_size: int = 100) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        skip = 0
+        while True:
+            body = self._call(self.protocol.list_request(endpoint, skip, page_size), protocol.parse_object)
+            entries = body.get(key) or []
+            out.extend(entries)
+            next_page = (body.get("pagination") or {}).get("next_page")
+            if not entries or not next_page or len(entries) < page_size:
+                return out
+            skip += len(entries)
+
+    def list_types(self) -> list[dict[str, Any]]:
+        return self._list_all("types", "types")
+
+    def list_taxonomies(self) -> list[dict[str, Any]]:
+        return self._list_all("taxonomies", "taxonomies")
+
+    def list_languages(self) -> list[dict[str, Any]]:
+        return self._list_all("languages", "languages")
+
+
+def _check_version(api_version: int) -> None:
+    if api_version not in (1, 2):
+        raise KontentConfigError(f"must be 1 or 2, got {api_version!r}", field="api_version")
+
+
+def apply_client_filters(
+    page: SyncPage, filters: SyncFilters, api_version: int, totals: FilterStats | None = None
+) -> SyncPage:
+    """Evaluate ``filters`` on a v2 page (v1 pages were filtered by the server)."""
+    if api_version != 2 or filters.is_empty:
+        return page
+    kept, stats = filters.apply(page.deltas)
+    if totals is not None:
+        totals.add(stats)
+    page.deltas = kept
+    page.skipped = stats.skipped
+    return page
+
+
+def _parse_feed_page(response: ApiResponse) -> FeedPage:
+    body = protocol.parse_object(response)
+    items = body.get("items")
+    modular = body.get("modular_content")
+    return FeedPage(
+        items=items if isinstance(items, list) else [],
+        modular_content=modular if isinstance(modular, dict) else {},
+        next_token=protocol.continuation_token(response, required=False),
+    )

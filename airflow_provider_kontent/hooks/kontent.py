@@ -1,0 +1,284 @@
+"""``KontentHook``: turns an Airflow connection into a configured Kontent.ai client.
+
+Connection fields: ``host`` = base URL override (empty for Kontent.ai's own hosts), ``password`` =
+Delivery API key, extras ``environment_id``, ``mode`` (public/secure/preview), ``connect_timeout``,
+``read_timeout``, ``max_attempts``, ``max_retry_wait``. The form is declared once, in
+``airflow_provider_kontent.CONN_FIELDS``/``UI_FIELD_BEHAVIOUR``: Airflow 3.2+ reads it from
+``get_provider_info()``; older Airflow 3 versions call the legacy classmethods below, which are derived
+from the same dictionaries.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_kontent import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_kontent.client import (
+    AsyncKontentClient,
+    ClientConfig,
+    KontentAuthError,
+    KontentClient,
+    KontentConfigError,
+    KontentConnectionError,
+    KontentError,
+    KontentNotFoundError,
+    KontentRateLimitError,
+    KontentServerError,
+)
+from airflow_provider_kontent.client.config import ApiMode
+
+__all__ = ["KontentHook", "config_from_connection_fields", "legacy_form_spec", "legacy_ui_field_behaviour"]
+
+_FLOAT_EXTRAS = ("connect_timeout", "read_timeout", "max_retry_wait")
+_INT_EXTRAS = ("max_attempts",)
+
+
+def _coerce(conn_id: str, name: str, value: Any, kind: type) -> Any:
+    """Extras from a URI are strings; from JSON or the UI they may be numbers. Empty means default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+        if kind is int:
+            if number != int(number):
+                raise ValueError
+            return int(number)
+        return number
+    except (TypeError, ValueError):
+        raise KontentConfigError(
+            f"connection '{conn_id}': extra '{name}' must be a {'whole ' if kind is int else ''}number, got {value!r}",
+            field=name,
+        ) from None
+
+
+def _base_url(host: str | None, port: int | None) -> str | None:
+    """``host`` may be a full URL (kept verbatim) or a bare host name (then https, plus the port)."""
+    host = (host or "").strip()
+    if not host:
+        return None
+    if "://" in host:
+        return host
+    return f"https://{host}:{port}" if port else f"https://{host}"
+
+
+def config_from_connection_fields(
+    conn_id: str,
+    *,
+    host: str | None,
+    port: int | None,
+    password: str | None,
+    extra: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
+) -> ClientConfig:
+    """Build a ``ClientConfig`` from connection fields; every error names the connection and field."""
+    values: dict[str, Any] = {
+        "environment_id": extra.get("environment_id") or "",
+        "mode": extra.get("mode") or ApiMode.PUBLIC.value,
+        "api_key": password or None,
+        "base_url": _base_url(host, port),
+    }
+    for name in _FLOAT_EXTRAS:
+        coerced = _coerce(conn_id, name, extra.get(name), float)
+        if coerced is not None:
+            values[name] = coerced
+    for name in _INT_EXTRAS:
+        coerced = _coerce(conn_id, name, extra.get(name), int)
+        if coerced is not None:
+            values[name] = coerced
+    values.update(overrides or {})
+    try:
+        return ClientConfig(**values)
+    except KontentConfigError as exc:
+        field = {"api_key": "password (Delivery API key)", "base_url": "host (base URL override)"}.get(
+            exc.field or "", f"extra '{exc.field}'"
+        )
+        raise KontentConfigError(f"connection '{conn_id}', {field}: {exc.message}", field=exc.field) from None
+    except TypeError as exc:  # an unknown override keyword
+        raise KontentConfigError(f"connection '{conn_id}': {exc}", field="overrides") from None
+
+
+def _extra_dict(conn_id: str, raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise KontentConfigError(f"connection '{conn_id}': extra is not valid JSON", field="extra") from None
+    if not isinstance(value, dict):
+        raise KontentConfigError(f"connection '{conn_id}': extra must be a JSON object", field="extra")
+    return value
+
+
+def legacy_ui_field_behaviour() -> dict[str, Any]:
+    """``UI_FIELD_BEHAVIOUR`` in the legacy (snake_case) shape of ``get_ui_field_behaviour``."""
+    return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+
+def legacy_form_spec() -> dict[str, dict[str, Any]]:
+    """What the legacy widgets are built from: per extra field its label, description and kind."""
+    spec: dict[str, dict[str, Any]] = {}
+    for name, field in CONN_FIELDS.items():
+        schema = field.get("schema", {})
+        types = schema.get("type", "string")
+        types = [types] if isinstance(types, str) else list(types)
+        if schema.get("format") == "password":
+            kind = "password"
+        elif "integer" in types:
+            kind = "integer"
+        elif "boolean" in types:
+            kind = "boolean"
+        else:
+            kind = "string"  # strings, numbers (coerced when the config is built) and enums
+        spec[name] = {"label": field["label"], "description": field.get("description", ""), "kind": kind}
+    return spec
+
+
+class KontentHook(BaseHook):
+    """Interact with Kontent.ai (Sync API and Delivery API) through an Airflow connection.
+
+    :param kontent_conn_id: the connection id (type ``kontent``).
+    :param client_overrides: ``ClientConfig`` settings that win over the connection (e.g.
+        ``max_concurrency=8`` or ``backoff_initial=0.1``).
+    """
+
+    conn_name_attr = "kontent_conn_id"
+    default_conn_name = "kontent_default"
+    conn_type = "kontent"
+    hook_name = "Kontent.ai"
+
+    def __init__(self, kontent_conn_id: str = default_conn_name, **client_overrides: Any) -> None:
+        super().__init__()
+        self.kontent_conn_id = kontent_conn_id
+        self.client_overrides = client_overrides
+        self._client: KontentClient | None = None
+
+    # --- legacy connection form (Airflow < 3.2); Airflow 3.2+ uses get_provider_info() ---------------
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return legacy_ui_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, IntegerField, PasswordField, StringField
+
+        widgets: dict[str, Any] = {}
+        for name, spec in legacy_form_spec().items():
+            label, description = lazy_gettext(spec["label"]), spec["description"]
+            if spec["kind"] == "password":
+                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
+            elif spec["kind"] == "integer":
+                widgets[name] = IntegerField(label, widget=BS3TextFieldWidget(), description=description)
+            elif spec["kind"] == "boolean":
+                widgets[name] = BooleanField(label, description=description)
+            else:
+                widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
+        return widgets
+
+    # --- configuration -------------------------------------------------------------------------
+    @cached_property
+    def connection(self):
+        return self.get_connection(self.kontent_conn_id)
+
+    @cached_property
+    def client_config(self) -> ClientConfig:
+        conn = self.connection
+        return config_from_connection_fields(
+            self.kontent_conn_id,
+            host=conn.host,
+            port=conn.port,
+            password=conn.password,
+            extra=_extra_dict(self.kontent_conn_id, conn.extra),
+            overrides=self.client_overrides,
+        )
+
+    @property
+    def environment_id(self) -> str:
+        return self.client_config.environment_id
+
+    @property
+    def mode(self) -> ApiMode:
+        return self.client_config.mode  # type: ignore[return-value]
+
+    def get_conn(self) -> KontentClient:
+        """The hook's ``KontentClient`` (created once, then reused)."""
+        if self._client is None:
+            self._client = KontentClient(self.client_config)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aget_async_client(self) -> AsyncKontentClient:
+        """An ``AsyncKontentClient`` for triggers: the connection is read asynchronously, no sync calls."""
+        conn = await BaseHook.aget_connection(self.kontent_conn_id)
+        config = config_from_connection_fields(
+            self.kontent_conn_id,
+            host=conn.host,
+            port=conn.port,
+            password=conn.password,
+            extra=_extra_dict(self.kontent_conn_id, conn.extra),
+            overrides=self.client_overrides,
+        )
+        return AsyncKontentClient(config)
+
+    # --- connection test -----------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """Initialize a v2 sync once (harmless: it only issues a token) and explain any failure."""
+        try:
+            config = self.client_config
+        except KontentConfigError as exc:
+            return False, f"Configuration error: {exc.message}"
+        except Exception as exc:  # e.g. the connection does not exist
+            return False, f"Cannot load connection '{self.kontent_conn_id}': {exc}"
+        quick = config.replace(
+            max_attempts=min(config.max_attempts, 2), max_retry_wait=min(config.max_retry_wait, 5.0)
+        )
+        try:
+            with KontentClient(quick) as client:
+                client.init_sync(api_version=2)
+        except KontentError as exc:
+            return False, explain_failure(exc, quick)
+        return True, (
+            f"Connected to Kontent.ai environment {config.environment_id} ({config.mode.value} mode, "
+            f"{config.effective_base_url}): Sync API v2 initialized."
+        )
+
+
+def explain_failure(exc: KontentError, config: ClientConfig) -> str:
+    """A sentence a person can act on, plus the technical details (status, request id)."""
+    details = f" [{exc}]"
+    env, base, mode = config.environment_id, config.effective_base_url, config.mode
+    if isinstance(exc, KontentNotFoundError):
+        return (
+            f"Environment {env} was not found at {base}. Check the environment ID and the base URL.{details}"
+        )
+    if isinstance(exc, KontentAuthError):
+        if mode is ApiMode.PREVIEW:
+            text = "The preview Delivery API key was rejected: use a key with preview access for this environment."
+        elif mode is ApiMode.SECURE:
+            text = (
+                "The secure-access Delivery API key was rejected: check the key and that it is not revoked."
+            )
+        else:
+            text = (
+                "The environment requires a Delivery API key (secure access is enabled): set mode to "
+                "'secure' and put the key in the password field."
+            )
+        return text + details
+    if isinstance(exc, KontentConnectionError):
+        return f"Cannot reach {base}: check the base URL, DNS, proxy and firewall.{details}"
+    if isinstance(exc, KontentRateLimitError):
+        return f"Kontent.ai rate limit hit; try again later.{details}"
+    if isinstance(exc, KontentServerError):
+        return f"Kontent.ai answered with a server error; try again later.{details}"
+    return f"Kontent.ai request failed.{details}"

@@ -1,0 +1,74 @@
+"""The httpx-based async client (used by the trigger) against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_kontent.client import (
+    AsyncKontentClient,
+    KontentClient,
+    KontentConnectionError,
+    KontentInvalidTokenError,
+    KontentServerError,
+)
+from tests.client.conftest import make_config
+
+
+@pytest.fixture
+def prepared(kontent_emulator):
+    ctl = kontent_emulator.control
+    env = ctl.create_environment(secure_access=True, page_size=4)
+    cfg = make_config(env, kontent_emulator.base_url, "secure")
+    with KontentClient(cfg) as client:
+        token = client.init_sync()
+        ctl.generate_changes(env["id"], 6)
+        expected = [[d.key for d in page.deltas] for page in client.iter_pages(token)]
+    return ctl, env, cfg, token, expected
+
+
+async def test_async_pages_match_the_blocking_client(prepared, secret_guard):
+    ctl, env, cfg, token, expected = prepared
+    secret_guard.watch(env["secure_key"])
+    got = []
+    async with AsyncKontentClient(cfg) as client:
+        while True:
+            page = await client.sync_page(token)
+            got.append([d.key for d in page.deltas])
+            token = page.next_token
+            if page.is_empty:
+                break
+    assert got == expected
+
+
+@pytest.mark.parametrize("action", ["cut_body", "drop", "not_json", "status"])
+async def test_async_retries_faults(prepared, secret_guard, action):
+    ctl, env, cfg, token, expected = prepared
+    secret_guard.watch(env["secure_key"])
+    extra = {"status": 503} if action == "status" else {}
+    ctl.inject_fault(action, times=1, path=r"/sync$", **extra)
+    async with AsyncKontentClient(cfg) as client:
+        page = await client.sync_page(token)
+        assert [d.key for d in page.deltas] == expected[0]
+        ctl.inject_fault("status", times=5, path=r"/sync$", status=502)
+        with pytest.raises(KontentServerError) as err:
+            await client.sync_page(token)
+        assert err.value.attempts == 4
+        secret_guard.record(err.value)
+        with pytest.raises(KontentInvalidTokenError) as err:
+            await client.sync_page("bogus-token")
+        secret_guard.record(err.value)
+    ctl.clear_faults()
+
+
+async def test_async_client_side_filters_and_unreachable_host(prepared, secret_guard):
+    ctl, env, cfg, token, expected = prepared
+    async with AsyncKontentClient(cfg) as client:
+        page = await client.sync_page(token, filters={"system.type[neq]": "article"})
+    assert page.received == len(expected[0]) and page.skipped == 4
+    assert [d.kind.value for d in page.deltas] == ["type"]
+    secret_guard.watch(env["secure_key"])
+    async with AsyncKontentClient(cfg.replace(base_url="http://127.0.0.1:9", max_attempts=2)) as client:
+        with pytest.raises(KontentConnectionError) as err:
+            await client.sync_page(token)
+    secret_guard.record(err.value)
+    assert type(err.value.__cause__).__name__ == "ConnectError"

@@ -1,0 +1,181 @@
+"""Content fetch behind deltas, items-feed and the content-model endpoints, against the emulator."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from airflow_provider_kontent.client import ChangeType, EntityKind, KontentClient, KontentConfigError
+from airflow_provider_kontent.client.content import RateLimiter, batch_ids, prepared_url_length
+from tests.client.conftest import make_config
+
+LANGS = [{"codename": "en-US", "name": "English"}, {"codename": "de", "name": "German", "fallback": "en-US"}]
+
+
+def item_requests(ctl, env):
+    return [r for r in ctl.requests(env["id"]) if r["path"].endswith("/items")]
+
+
+def changed_items(client, token):
+    return [d for page in client.iter_pages(token) for d in page.deltas if d.kind is EntityKind.ITEM]
+
+
+@pytest.mark.parametrize("url_max_length", [2000, 700])
+def test_fetch_items_batches_ids_within_the_url_limit(kontent_emulator, url_max_length):
+    ctl = kontent_emulator.control
+    env = ctl.create_environment(languages=LANGS)
+    cfg = make_config(env, kontent_emulator.base_url, url_max_length=url_max_length, max_concurrency=3)
+    with KontentClient(cfg) as client:
+        token = client.init_sync()
+        ctl.generate_changes(env["id"], 100)
+        ctl.generate_changes(env["id"], 30, language="de")
+        deltas = changed_items(client, token)
+        ctl.clear_requests()
+        batch = client.fetch_items(deltas)
+    logged = item_requests(ctl, env)
+    assert batch.requests == len(logged) and all(r["status"] == 200 for r in logged)
+    per_language = {"en-US": 100, "de": 30}
+    # the fewest requests the URL limit allows: ids are UUIDs, each costs the same in the URL
+    one = prepared_url_length(client.protocol.items_by_id_request("en-US", [deltas[0].id]))
+    per_request = 1 + (url_max_length - one) // len("%2C" + "x" * 36)  # each further id adds ",<uuid>"
+    assert len(logged) == sum(math.ceil(n / per_request) for n in per_language.values())
+    for request in logged:
+        query = request["query"]
+        ids = query["system.id[in]"].split(",")
+        assert query["language"] == query["system.language"] and query["depth"] == "0"
+        assert query["limit"] == str(len(ids))
+        assert {k.lower(): v for k, v in request["headers"].items()}[
+            "x-kc-wait-for-loading-new-content"
+        ] == "true"
+        url = client.protocol.items_by_id_request(query["language"], ids)
+        assert prepared_url_length(url) <= url_max_length
+    assert len(batch.items) == 130 and batch.missing == []
+    for (item_id, language), item in batch.items.items():
+        assert item["system"]["id"] == item_id and item["system"]["language"] == language
+        assert item["elements"]["title"]["value"].startswith("Generated item")
+
+
+def test_missing_and_deleted_items(kontent_emulator):
+    ctl = kontent_emulator.control
+    env = ctl.create_environment()
+    ctl.upsert_type(env["id"], "article", elements={"title": {"type": "text", "name": "Title"}})
+    with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
+        token = client.init_sync()
+        kept = ctl.upsert_item(env["id"], "kept", "article", "en-US", elements={"title": "Kept"})
+        gone = ctl.upsert_item(env["id"], "gone", "article", "en-US", elements={"title": "Gone"})
+        deltas = changed_items(client, token)
+        ctl.unpublish(env["id"], gone, "en-US")  # gone by the time it is fetched
+        batch = client.fetch_items(deltas)
+        assert set(batch.items) == {(kept, "en-US")} and batch.missing == [(gone, "en-US")]
+        token2 = client.init_sync()
+        ctl.delete_variant(env["id"], kept, "en-US")
+        deleted = changed_items(client, token2)
+        ctl.clear_requests()
+        assert [d.change_type for d in deleted] == [ChangeType.DELETED]
+        assert client.fetch_items(deleted).requests == 0
+    assert item_requests(ctl, env) == []
+
+
+def test_depth_zero_leaves_linked_items_out(kontent_emulator):
+    ctl = kontent_emulator.control
+    env = ctl.create_environment()
+    ctl.upsert_type(env["id"], "quote", elements={"text": {"type": "text", "name": "Text"}})
+    ctl.upsert_type(
+        env["id"],
+        "article",
+        elements={
+            "body": {"type": "rich_text", "name": "Body"},
+            "related": {"type": "modular_content", "name": "Rel"},
+        },
+    )
+    with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
+        token = client.init_sync()
+        ctl.upsert_item(env["id"], "other", "quote", "en-US", elements={"text": "linked, not a component"})
+        ctl.upsert_item(env["id"], "main", "article", "en-US", elements={"related": ["other"]})
+        batch = client.fetch_items(changed_items(client, token))
+    assert len(batch.items) == 2
+    assert "other" not in batch.modular_content.get("en-US", {})  # depth=0: no linked items
+
+
+def test_items_feed_pages_per_language(kontent_emulator):
+    ctl = kontent_emulator.control
+    env = ctl.create_environment(languages=LANGS, feed_page_size=3)
+    ctl.generate_changes(env["id"], 7)
+    ctl.generate_changes(env["id"], 2, language="de")
+    with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
+        english = list(client.iter_items_feed("en-US"))
+        pages = list(client.iter_items_feed_pages("de"))
+    assert len(english) == len({i["system"]["id"] for i in english}) == 7
+    assert all(i["system"]["language"] == "en-US" for i in english)
+    assert [len(p.items) for p in pages] == [2] and pages[-1].next_token is None
+    feed = [r for r in ctl.requests(env["id"]) if r["path"].endswith("/items-feed")]
+    assert len(feed) == 4  # 3 + 3 + 1 in English, then one German page
+    tokens = [{k.lower(): v for k, v in r["headers"].items()}.get("x-continuation") for r in feed]
+    assert tokens[0] is None and tokens[1] and tokens[2] and tokens[3] is None
+    assert all(r["query"] == feed[0]["query"] for r in feed[:3])  # the identical query on every page
+
+
+def test_types_taxonomies_languages(kontent_emulator):
+    ctl = kontent_emulator.control
+    env = ctl.create_environment(languages=LANGS)
+    ctl.upsert_type(env["id"], "article", elements={"title": {"type": "text", "name": "Title"}})
+    ctl.upsert_taxonomy(env["id"], "topics", terms=[{"name": "Coffee", "codename": "coffee"}])
+    with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
+        assert [t["system"]["codename"] for t in client.list_types()] == ["article"]
+        assert [t["system"]["codename"] for t in client.list_taxonomies()] == ["topics"]
+        assert sorted(lang["system"]["codename"] for lang in client.list_languages()) == ["de", "en-US"]
+
+
+def test_batch_ids_and_rate_limiter_units():
+    from airflow_provider_kontent.client import ClientConfig
+    from airflow_provider_kontent.client.protocol import Protocol
+
+    proto = Protocol(ClientConfig("8d20758c-d74c-4f59-ae04-ee928c0816b7"))
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(200)]
+    batches = batch_ids(ids, lambda chunk: proto.items_by_id_request("en-US", chunk), 2000)
+    assert [i for b in batches for i in b] == ids
+    assert all(prepared_url_length(proto.items_by_id_request("en-US", b)) <= 2000 for b in batches)
+    assert all(
+        prepared_url_length(proto.items_by_id_request("en-US", [*b, ids[0]])) > 2000 for b in batches[:-1]
+    )
+
+    with pytest.raises(KontentConfigError) as err:
+        batch_ids(ids, lambda chunk: proto.items_by_id_request("en-US", chunk), 100)
+    assert err.value.field == "url_max_length"
+
+    now = [0.0]
+    limiter = RateLimiter([(1.0, 2), (60.0, 3)], clock=lambda: now[0])
+    assert [limiter._reserve() for _ in range(4)] == [0.0, 0.5, 1.0, 60.0]  # evenly 2/s, then 3/min
+    now[0] = 200.0
+    assert limiter._reserve() == 0.0
+
+
+def test_fetch_stays_under_the_rate_limit_or_honours_retry_after(kontent_emulator, caplog):
+    """Emulator limit 5/s: the client's own limiter (3/s) avoids 429s; without it, Retry-After is honoured."""
+    ctl = kontent_emulator.control
+    env = ctl.create_environment()
+    base = make_config(env, kontent_emulator.base_url, max_concurrency=3)
+    with KontentClient(base) as client:
+        token = client.init_sync()
+        ctl.generate_changes(env["id"], 30)
+        deltas = changed_items(client, token)
+    one = prepared_url_length(client.protocol.items_by_id_request("en-US", [deltas[0].id]))
+    five_per_request = one + 4 * len("%2C" + "x" * 36)
+    ctl.set_rate_limit(enabled=True, env_id=env["id"], per_second=5, per_minute=2000)
+
+    limited = base.replace(url_max_length=five_per_request, rate_limit_per_second=3)
+    ctl.clear_requests()
+    with KontentClient(limited) as client:
+        batch = client.fetch_items(deltas)
+    assert batch.requests == 6 and len(batch.items) == 30
+    assert [r["status"] for r in item_requests(ctl, env)] == [200] * 6
+
+    unlimited = limited.replace(rate_limit_per_second=1000, max_retry_after=2.0, max_attempts=6)
+    ctl.clear_requests()
+    with KontentClient(unlimited) as client:
+        batch = client.fetch_items(deltas)
+    assert len(batch.items) == 30 and batch.missing == []
+    statuses = [r["status"] for r in item_requests(ctl, env)]
+    assert 429 in statuses and statuses.count(200) == 6
+    assert any("(HTTP 429); retrying in 1.00s" in r.getMessage() for r in caplog.records)
