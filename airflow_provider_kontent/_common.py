@@ -1,0 +1,180 @@
+"""What the init, pull and commit operators and the sensor share: the token location and the hook.
+
+Every task names where its token lives with the same four arguments (``kontent_conn_id``,
+``token_store``, ``variable_key``, ``asset``), so a DAG can switch stores by changing one value. The
+store is resolved at execute time, after templating and dynamic task mapping, because the default
+Variable key depends on the (possibly mapped) connection id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_kontent.tokens import (
+    TOKEN_STORES,
+    AssetTokenStore,
+    TokenRecord,
+    TokenStore,
+    VariableTokenStore,
+    XComTokenStore,
+    default_variable_key,
+    short_token,
+)
+
+__all__ = ["KontentTokenMixin", "add_asset", "as_storage_path", "default_deferrable", "pending_summary"]
+
+
+def as_storage_path(value: Any) -> Any:
+    """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``."""
+    from airflow.sdk import ObjectStoragePath
+
+    return value if isinstance(value, ObjectStoragePath) else ObjectStoragePath(str(value))
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` (the Airflow-wide default for deferrable operators)."""
+    try:
+        from airflow.sdk import conf
+    except ImportError:  # Airflow < 3.2
+        from airflow.configuration import conf
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def validate_store_args(token_store: str, asset: Any) -> None:
+    """Fail at DAG parse time, not at 3 a.m., when the store arguments cannot work."""
+    if token_store not in TOKEN_STORES:
+        raise ValueError(f"token_store must be one of {', '.join(TOKEN_STORES)}; got {token_store!r}")
+    if token_store == "asset" and asset is None:
+        raise ValueError(
+            "token_store='asset' needs asset=..., e.g. asset=kontent_sync_asset('<environment id>')"
+        )
+
+
+def add_asset(kwargs: dict[str, Any], asset: Any, where: str) -> None:
+    """Put ``asset`` into the task's ``inlets`` or ``outlets`` (unless already there)."""
+    if asset is None:
+        return
+    current = kwargs.get(where)
+    if current is None:
+        items: list[Any] = []
+    elif isinstance(current, (list, tuple)):
+        items = list(current)
+    else:
+        items = [current]
+    if asset not in items:
+        items.append(asset)
+    kwargs[where] = items
+
+
+def pending_summary(token: str, deltas: list[Any]) -> dict[str, Any]:
+    """The sensor's and trigger's result: counts per entity array and change type (a lower bound)."""
+    pending: dict[str, dict[str, int]] = {}
+    for delta in deltas:
+        per_kind = pending.setdefault(delta.kind.array, {})
+        per_kind[delta.change_type.value] = per_kind.get(delta.change_type.value, 0) + 1
+    return {"token": token, "pending": pending, "total": len(deltas)}
+
+
+class KontentTokenMixin:
+    """Shared arguments and helpers; mixed into ``BaseOperator``/``BaseSensorOperator`` subclasses."""
+
+    kontent_conn_id: str
+    token_store: str
+    variable_key: str | None
+    asset: Any
+    api_version: int
+    filters: Mapping[str, Any] | None
+    log: Any
+
+    def _init_token_args(
+        self,
+        *,
+        kontent_conn_id: str,
+        token_store: str,
+        variable_key: str | None,
+        asset: Any,
+        api_version: int,
+        filters: Mapping[str, Any] | None,
+    ) -> None:
+        validate_store_args(token_store, asset)
+        if api_version not in (1, 2):
+            raise ValueError(f"api_version must be 1 or 2; got {api_version!r}")
+        self.kontent_conn_id = kontent_conn_id
+        self.token_store = token_store
+        self.variable_key = variable_key
+        self.asset = asset
+        self.api_version = api_version
+        self.filters = filters
+
+    # The hook is created lazily in execute (never at parse time) and after templating/mapping.
+    def get_hook(self) -> Any:
+        hook = getattr(self, "_kontent_hook", None)
+        if hook is None or hook.kontent_conn_id != self.kontent_conn_id:
+            from airflow_provider_kontent.hooks.kontent import KontentHook
+
+            hook = KontentHook(kontent_conn_id=self.kontent_conn_id)
+            self._kontent_hook = hook
+        return hook
+
+    def normalized_filters(self) -> dict[str, str]:
+        """Validated filters (a bad operator or empty value fails before any request)."""
+        from airflow_provider_kontent.client import SyncFilters
+
+        return SyncFilters.from_mapping(self.filters or None).to_dict()
+
+    def connection_identity(self) -> tuple[str, str]:
+        hook = self.get_hook()
+        mode = hook.mode
+        return hook.environment_id, getattr(mode, "value", str(mode))
+
+    def resolve_store(self, context: Mapping[str, Any]) -> TokenStore:
+        if self.token_store == "variable":
+            return VariableTokenStore(self.variable_key or default_variable_key(self.kontent_conn_id))
+        if self.token_store == "asset":
+            return AssetTokenStore(context, self.asset)
+        task = context.get("task", self)
+        upstream = task.get_flat_relative_ids(upstream=True)
+        return XComTokenStore(context["ti"], upstream)
+
+    def check_record(self, record: TokenRecord, store: TokenStore) -> None:
+        """Refuse a record from another environment/mode/version; warn about changed v2 filters."""
+        environment_id, mode = self.connection_identity()
+        warning = record.check_compatible(
+            environment_id=environment_id,
+            mode=mode,
+            api_version=self.api_version,
+            filters=self.filters or None,
+            source=f"the token in {store.location}",
+        )
+        if warning:
+            self.log.warning("%s", warning)
+
+    def commit_next_token(self, store: TokenStore, *, previous_token: str, next_token: str) -> bool:
+        """Advance the stored record from ``previous_token`` to ``next_token`` (compare-and-set)."""
+        current = store.load()
+        filters = self.normalized_filters()
+        if current is None:
+            environment_id, mode = self.connection_identity()
+            record = TokenRecord.new(
+                next_token,
+                environment_id=environment_id,
+                mode=mode,
+                api_version=self.api_version,
+                filters=filters,
+            )
+            if store.kind == "xcom":  # single-run store: nothing a concurrent run could have moved
+                store.save(record)
+                return True
+        else:
+            self.check_record(current, store)
+            record = current.advanced(next_token, filters=filters)
+        committed = store.commit(record, expected_token=previous_token)
+        if committed:
+            self.log.info(
+                "Committed token %s -> %s in %s",
+                short_token(previous_token),
+                short_token(next_token),
+                store.location,
+            )
+        return committed

@@ -1,0 +1,428 @@
+"""Handing deltas to downstream tasks: record shape, compaction, NDJSON parts and the XCom size guard.
+
+Both sinks receive one page of records at a time and keep only the last change per key (Kontent reports
+the latest change per entity, but a key can reappear on a later page when it changed again during the
+drain). They differ in where the result lives:
+
+* ``XComSink`` keeps the compacted records in memory, because they go into one XCom value anyway, and
+  fails early and clearly once they would exceed ``max_xcom_bytes``.
+* ``NdjsonSink`` writes each page straight to ``part-NNNNN.ndjson`` files under an ``ObjectStoragePath``
+  and keeps only a 64-bit digest per key. A key seen twice is remembered as a duplicate; duplicates are
+  rare (changes made while draining), so after the drain one streaming pass locates the winners of just
+  those keys and a second pass rewrites only the parts holding superseded lines. Memory is therefore one
+  page of records plus about 70 bytes per distinct key, not the whole delta. A ``_SUCCESS`` manifest
+  (files, line counts, counts per kind) is written last and removed first, so a partially written
+  directory is never mistaken for a complete one.
+
+Nothing here imports Airflow: it works on any pathlib-like object with ``/``, ``open``, ``iterdir``,
+``exists``, ``unlink``, ``rename`` and ``mkdir`` (``ObjectStoragePath`` or ``pathlib.Path``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pendulum
+
+from airflow_provider_kontent.client import Delta, EntityKind
+from airflow_provider_kontent.client.models import parse_timestamp
+
+__all__ = [
+    "MANIFEST_NAME",
+    "DrainResult",
+    "drain",
+    "CountTable",
+    "DeliveryTooLargeError",
+    "NdjsonSink",
+    "XComSink",
+    "content_for",
+    "delta_record",
+    "iter_ndjson",
+    "record_key",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "_SUCCESS"
+PART_PATTERN = re.compile(r"^part-\d{5}\.ndjson$")
+_KIND_ARRAYS = {kind.value: kind.array for kind in EntityKind}
+
+
+class DeliveryTooLargeError(ValueError):
+    """The compacted delta does not fit the XCom budget."""
+
+
+# --- records ------------------------------------------------------------------------------------
+def delta_record(
+    delta: Delta, content: dict[str, Any] | None = None, *, content_missing: bool = False
+) -> dict[str, Any]:
+    """One delta as the dict that goes into NDJSON lines and XCom ``records`` (see docs/operators.md)."""
+    base = delta.to_dict()
+    system = delta.system
+    return {
+        "kind": base["kind"],
+        "change_type": base["change_type"],
+        "raw_change_type": base["raw_change_type"],
+        "timestamp": base["timestamp"],
+        "id": delta.id,
+        "language": delta.language,
+        "codename": delta.codename,
+        "type": delta.type,
+        "collection": system.get("collection") if delta.kind is EntityKind.ITEM else None,
+        "system": system,
+        "elements": delta.elements,
+        "content": content,
+        "content_missing": content_missing,
+    }
+
+
+def record_key(record: dict[str, Any]) -> tuple:
+    """The same identity as ``Delta.key``: ``("item", id, language)`` or ``(kind, id)``."""
+    if record.get("kind") == "item":
+        return ("item", record.get("id"), record.get("language"))
+    return (record.get("kind"), record.get("id"))
+
+
+def _digest(key: tuple) -> int:
+    raw = json.dumps(key, separators=(",", ":")).encode()
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
+
+
+def _linked_codenames(value: Any) -> Iterator[str]:
+    """Codenames of components/linked items referenced from an item's elements (rich text, linked items)."""
+    elements = value.get("elements") if isinstance(value, dict) else None
+    if not isinstance(elements, dict):
+        return
+    for element in elements.values():
+        if not isinstance(element, dict):
+            continue
+        for name in element.get("modular_content") or []:
+            if isinstance(name, str):
+                yield name
+        if element.get("type") in ("modular_content", "subpages"):
+            for name in element.get("value") or []:
+                if isinstance(name, str):
+                    yield name
+
+
+def content_for(item: dict[str, Any], pool: dict[str, Any]) -> dict[str, Any]:
+    """``{"item": item, "modular_content": {...}}`` with just the components this item uses (transitively).
+
+    A Delivery response shares one ``modular_content`` map across all items of the batch; each record
+    carries only its own part so a consumer can process a line on its own.
+    """
+    used: dict[str, Any] = {}
+    pending = list(_linked_codenames(item))
+    while pending:
+        name = pending.pop()
+        if name in used or name not in pool:
+            continue
+        used[name] = pool[name]
+        pending.extend(_linked_codenames(pool[name]))
+    return {"item": item, "modular_content": used}
+
+
+# --- counting -----------------------------------------------------------------------------------
+@dataclass
+class CountTable:
+    """Counts per entity array (``items``, ``types``, ...) and change type."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, record: dict[str, Any], n: int = 1) -> None:
+        array = _KIND_ARRAYS.get(str(record.get("kind")), str(record.get("kind")))
+        per_kind = self.counts.setdefault(array, {})
+        change = str(record.get("change_type"))
+        per_kind[change] = per_kind.get(change, 0) + n
+        if per_kind[change] == 0:
+            del per_kind[change]
+            if not per_kind:
+                del self.counts[array]
+
+    @property
+    def total(self) -> int:
+        return sum(n for per_kind in self.counts.values() for n in per_kind.values())
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {kind: dict(sorted(per.items())) for kind, per in sorted(self.counts.items())}
+
+
+def _newer_or_same(new_ts: str | None, old_ts: str | None) -> bool:
+    """Compaction order: greatest timestamp wins, a later position wins ties or unknown timestamps."""
+    new, old = parse_timestamp(new_ts), parse_timestamp(old_ts)
+    if new is None or old is None:
+        return True
+    return new >= old
+
+
+# --- sinks --------------------------------------------------------------------------------------
+class XComSink:
+    """Compacted records kept in memory for one XCom value, guarded by ``max_bytes``."""
+
+    def __init__(self, max_bytes: int, *, what: str = "the delta") -> None:
+        self.max_bytes = max_bytes
+        self.what = what
+        self._records: dict[tuple, tuple[dict[str, Any], int]] = {}
+        self._bytes = 2  # "[]"
+        self.counts = CountTable()
+
+    def write_page(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            key = record_key(record)
+            size = len(json.dumps(record, separators=(",", ":"), default=str)) + 1
+            old = self._records.get(key)
+            if old is not None:
+                if not _newer_or_same(record.get("timestamp"), old[0].get("timestamp")):
+                    continue
+                del self._records[key]
+                self._bytes -= old[1]
+                self.counts.add(old[0], -1)
+            self._records[key] = (record, size)
+            self._bytes += size
+            self.counts.add(record)
+            if self.max_bytes and self._bytes > self.max_bytes:
+                raise DeliveryTooLargeError(
+                    f"{self.what} does not fit in XCom: {len(self._records)} compacted records already take "
+                    f"about {self._bytes:,} bytes, more than max_xcom_bytes={self.max_bytes:,}. Set "
+                    "output_path (e.g. 'file:///data/kontent/{{ run_id }}/' or 's3://bucket/prefix/{{ run_id }}/') "
+                    "to write NDJSON files instead, or raise max_xcom_bytes if your XCom backend allows it. "
+                    "No token was committed."
+                )
+
+    @property
+    def kept(self) -> int:
+        return len(self._records)
+
+    def finalize(self) -> list[dict[str, Any]]:
+        return [record for record, _ in self._records.values()]
+
+
+@dataclass
+class _Part:
+    name: str
+    records: int = 0
+    bytes: int = 0
+
+
+class NdjsonSink:
+    """Compacted records as NDJSON parts under ``directory``; memory bounded by one page plus key digests."""
+
+    def __init__(self, directory: Any, *, part_max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.directory = directory
+        self.part_max_bytes = part_max_bytes
+        self.parts: list[_Part] = []
+        self.counts = CountTable()
+        self.superseded = 0
+        self._seen: set[int] = set()
+        self._duplicates: set[int] = set()
+        self._handle: Any = None
+        self._prepared = False
+
+    # Stale files from an earlier, failed attempt at the same path would be read as part of this
+    # delivery, so the directory is cleaned of exactly the names this sink writes (nothing else).
+    def prepare(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        manifest = self.directory / MANIFEST_NAME
+        if manifest.exists():
+            manifest.unlink()
+        for child in self.directory.iterdir():
+            if PART_PATTERN.match(child.name) or child.name.endswith(".ndjson.tmp"):
+                child.unlink()
+        self._prepared = True
+
+    def _open_part(self) -> None:
+        part = _Part(name=f"part-{len(self.parts):05d}.ndjson")
+        self.parts.append(part)
+        self._handle = (self.directory / part.name).open("wb")
+
+    def _close_part(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def write_page(self, records: Iterable[dict[str, Any]]) -> None:
+        if not self._prepared:
+            self.prepare()
+        chunk: list[bytes] = []
+        for record in records:
+            digest = _digest(record_key(record))
+            if digest in self._seen:
+                self._duplicates.add(digest)
+            else:
+                self._seen.add(digest)
+            chunk.append(json.dumps(record, separators=(",", ":"), default=str).encode() + b"\n")
+            self.counts.add(record)
+        if not chunk:
+            return
+        if self._handle is None:
+            self._open_part()
+        data = b"".join(chunk)
+        self._handle.write(data)
+        self._handle.flush()
+        part = self.parts[-1]
+        part.records += len(chunk)
+        part.bytes += len(data)
+        if part.bytes >= self.part_max_bytes:
+            self._close_part()
+
+    @property
+    def kept(self) -> int:
+        return sum(part.records for part in self.parts)
+
+    def _drop_superseded(self) -> None:
+        """Two streaming passes over the parts, touching only keys seen more than once."""
+        winners: dict[tuple, tuple[int, int, str | None]] = {}
+        for part_no, part in enumerate(self.parts):
+            for line_no, record in enumerate(iter_ndjson(self.directory / part.name)):
+                key = record_key(record)
+                if _digest(key) not in self._duplicates:
+                    continue
+                current = winners.get(key)
+                if current is None or _newer_or_same(record.get("timestamp"), current[2]):
+                    winners[key] = (part_no, line_no, record.get("timestamp"))
+        for part_no, part in enumerate(self.parts):
+            source = self.directory / part.name
+            temp = self.directory / f"{part.name}.tmp"
+            dropped = 0
+            kept_bytes = 0
+            with temp.open("wb") as out:
+                for line_no, line in enumerate(_iter_lines(source)):
+                    record = json.loads(line)
+                    key = record_key(record)
+                    winner = winners.get(key)
+                    if winner is not None and winner[:2] != (part_no, line_no):
+                        dropped += 1
+                        self.counts.add(record, -1)
+                        continue
+                    out.write(line)
+                    kept_bytes += len(line)
+            if dropped:
+                source.unlink()
+                temp.rename(source)
+                part.records -= dropped
+                part.bytes = kept_bytes
+                self.superseded += dropped
+            else:
+                temp.unlink()
+
+    def finalize(self, manifest_extra: dict[str, Any] | None = None) -> list[str]:
+        """Close, compact, drop empty parts, and write the ``_SUCCESS`` manifest last."""
+        if not self._prepared:
+            self.prepare()
+        self._close_part()
+        if self._duplicates:
+            log.info("Compacting %d key(s) that appeared on more than one page", len(self._duplicates))
+            self._drop_superseded()
+        for part in [p for p in self.parts if p.records == 0]:
+            (self.directory / part.name).unlink()
+        self.parts = [p for p in self.parts if p.records > 0]
+        manifest = {
+            "format": "kontent-sync-ndjson/1",
+            "written_at": pendulum.now("UTC").isoformat(),
+            "records": self.kept,
+            "counts": self.counts.to_dict(),
+            "files": [{"name": p.name, "records": p.records, "bytes": p.bytes} for p in self.parts],
+            **(manifest_extra or {}),
+        }
+        with (self.directory / MANIFEST_NAME).open("wb") as handle:
+            handle.write(json.dumps(manifest, indent=2, default=str).encode())
+        return [str(self.directory / p.name) for p in self.parts]
+
+    def abort(self) -> None:
+        """Release the open file after a failure; the missing manifest marks the directory incomplete."""
+        self._close_part()
+
+
+def _iter_lines(path: Any) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield line if line.endswith(b"\n") else line + b"\n"
+
+
+def iter_ndjson(path: Any) -> Iterator[dict[str, Any]]:
+    """Stream the records of one NDJSON part."""
+    for line in _iter_lines(path):
+        yield json.loads(line)
+
+
+# --- draining -----------------------------------------------------------------------------------
+@dataclass
+class DrainResult:
+    """What one drain saw; the records themselves went to the sink."""
+
+    previous_token: str
+    next_token: str
+    pages: int = 0
+    received: int = 0
+    skipped: int = 0
+    complete: bool = False
+    newest_timestamp: str | None = None
+    content_requests: int = 0
+    content_missing: int = 0
+
+
+def page_records(
+    client: Any, deltas: list[Delta], include_content: bool
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Records for one page; with ``include_content`` the changed items are fetched in batches.
+
+    Returns ``(records, requests made, items missing)``. An item that changed but is not (yet) served
+    by the Delivery API gets ``content: null, content_missing: true`` instead of failing the pull.
+    """
+    if not include_content:
+        return [delta_record(d) for d in deltas], 0, 0
+    batch = client.fetch_items(deltas)
+    records = []
+    missing = 0
+    for delta in deltas:
+        if delta.kind is EntityKind.ITEM and delta.change_type.value == "changed":
+            item = batch.items.get((delta.id, delta.language))
+            if item is None:
+                missing += 1
+                records.append(delta_record(delta, None, content_missing=True))
+            else:
+                pool = batch.modular_content.get(delta.language or "", {})
+                records.append(delta_record(delta, content_for(item, pool)))
+        else:
+            records.append(delta_record(delta))
+    return records, batch.requests, missing
+
+
+def drain(
+    client: Any,
+    token: str,
+    sink: XComSink | NdjsonSink,
+    *,
+    api_version: int = 2,
+    filters: Any = None,
+    max_pages: int | None = None,
+    include_content: bool = False,
+) -> DrainResult:
+    """Follow ``token`` page by page until an empty page (or ``max_pages``), feeding ``sink``.
+
+    Only one page of deltas is alive at a time; the sink decides what is kept.
+    """
+    result = DrainResult(previous_token=token, next_token=token)
+    newest = None
+    for page in client.iter_pages(token, api_version=api_version, max_pages=max_pages, filters=filters):
+        result.pages += 1
+        result.received += page.received if page.received is not None else len(page.deltas)
+        result.skipped += page.skipped
+        records, requests, missing = page_records(client, page.deltas, include_content)
+        result.content_requests += requests
+        result.content_missing += missing
+        sink.write_page(records)
+        for delta in page.deltas:
+            if delta.timestamp is not None and (newest is None or delta.timestamp > newest[0]):
+                newest = (delta.timestamp, delta.timestamp_text or delta.timestamp.isoformat())
+        result.next_token = page.next_token
+        result.complete = page.is_empty
+    result.newest_timestamp = newest[1] if newest else None
+    return result

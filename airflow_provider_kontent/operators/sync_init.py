@@ -1,0 +1,175 @@
+"""``KontentSyncInitOperator``: start a sync (get the first token) and store it, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_kontent._common import KontentTokenMixin, add_asset, as_storage_path
+from airflow_provider_kontent._delivery import NdjsonSink, XComSink, content_for, delta_record
+from airflow_provider_kontent.tokens import TokenRecord, short_token
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["KontentSyncInitOperator"]
+
+
+class KontentSyncInitOperator(KontentTokenMixin, BaseOperator):
+    """Initialize a Kontent.ai sync and store its continuation token.
+
+    Safe in scheduled DAGs: when the store already holds a token for this environment, mode and API
+    version, it is kept (and the log says so), because a new init marks "now" and silently drops every
+    change made since the stored token. Pass ``reinitialize=True`` to start over on purpose.
+
+    :param kontent_conn_id: Kontent connection (templated).
+    :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
+    :param variable_key: Variable name for ``token_store="variable"`` (templated); default
+        ``kontent_sync_token__<kontent_conn_id>``.
+    :param asset: the Kontent asset whose state holds the token for ``token_store="asset"``; it is added
+        to the task's inlets (so init emits no asset event).
+    :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
+    :param filters: e.g. ``{"system.type[in]": "article,blog", "language": "de"}`` (templated); stored in
+        the token record and applied by sensor and pull.
+    :param reinitialize: replace a stored token with a new one (drops the changes since the old one).
+    :param snapshot: after a new init, export every item through ``/items-feed`` so a first load has the
+        full state; changes made during the export also appear in the next pull (at-least-once).
+    :param snapshot_path: directory (``ObjectStoragePath`` or URL string, templated) for the snapshot's
+        NDJSON parts; without it the snapshot records go into XCom (guarded by ``max_xcom_bytes``).
+    :param snapshot_languages: languages to export (templated); default: every language of the environment.
+    :param max_xcom_bytes: size limit of a snapshot returned through XCom.
+    :return: the token record as a dict plus ``initialized`` (bool) and ``snapshot`` (dict or None).
+    """
+
+    template_fields: Sequence[str] = (
+        "kontent_conn_id",
+        "variable_key",
+        "filters",
+        "snapshot_path",
+        "snapshot_languages",
+    )
+    template_fields_renderers = {"filters": "json"}
+    ui_color = "#c9e7f8"
+
+    def __init__(
+        self,
+        *,
+        kontent_conn_id: str = "kontent_default",
+        token_store: str = "variable",
+        variable_key: str | None = None,
+        asset: Any = None,
+        api_version: int = 2,
+        filters: Mapping[str, Any] | None = None,
+        reinitialize: bool = False,
+        snapshot: bool = False,
+        snapshot_path: Any = None,
+        snapshot_languages: Sequence[str] | None = None,
+        max_xcom_bytes: int = 1_000_000,
+        **kwargs: Any,
+    ) -> None:
+        add_asset(kwargs, asset, "inlets")
+        super().__init__(**kwargs)
+        self._init_token_args(
+            kontent_conn_id=kontent_conn_id,
+            token_store=token_store,
+            variable_key=variable_key,
+            asset=asset,
+            api_version=api_version,
+            filters=filters,
+        )
+        self.reinitialize = reinitialize
+        self.snapshot = snapshot
+        self.snapshot_path = snapshot_path
+        self.snapshot_languages = snapshot_languages
+        self.max_xcom_bytes = max_xcom_bytes
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        store = self.resolve_store(context)
+        filters = self.normalized_filters()
+        existing = store.load()
+        if existing is not None and not self.reinitialize:
+            self.check_record(existing, store)
+            self.log.info(
+                "Keeping the %s found in %s (a new init would drop every change since it; pass "
+                "reinitialize=True to start over).",
+                existing.describe(),
+                store.location,
+            )
+            if self.snapshot:
+                self.log.info("Snapshot skipped: it is only taken together with a new init.")
+            return {**existing.to_dict(), "initialized": False, "snapshot": None}
+        if existing is not None:
+            self.log.warning(
+                "reinitialize=True: replacing %s in %s. Changes made since that token will not be delivered "
+                "by the sync; use snapshot=True to reload the full state.",
+                existing.describe(),
+                store.location,
+            )
+
+        environment_id, mode = self.connection_identity()
+        client = self.get_hook().get_conn()
+        token = client.init_sync(api_version=self.api_version, filters=filters)
+        record = TokenRecord.new(
+            token, environment_id=environment_id, mode=mode, api_version=self.api_version, filters=filters
+        )
+        self.log.info("Initialized a Sync API v%s sync: token %s", self.api_version, short_token(token))
+        # Snapshot after the init: a change during the export shows up in the export and in the next
+        # pull, never in neither. The token is stored only once the snapshot succeeded, so a retry
+        # starts cleanly.
+        snapshot_info = self._take_snapshot(client, filters) if self.snapshot else None
+        store.save(record)
+        self.log.info("Stored the token in %s", store.location)
+        return {**record.to_dict(), "initialized": True, "snapshot": snapshot_info}
+
+    def _take_snapshot(self, client: Any, filters: dict[str, str]) -> dict[str, Any]:
+        from airflow_provider_kontent.client import Delta, EntityKind, SyncFilters
+
+        sync_filters = SyncFilters.from_mapping(filters or None)
+        languages = list(self.snapshot_languages or [])
+        if not languages:
+            languages = [
+                lang["system"]["codename"]
+                for lang in client.list_languages()
+                if isinstance(lang, dict) and isinstance(lang.get("system"), dict)
+            ]
+        path = as_storage_path(self.snapshot_path) if self.snapshot_path else None
+        sink: NdjsonSink | XComSink = (
+            NdjsonSink(path) if path is not None else XComSink(self.max_xcom_bytes, what="the snapshot")
+        )
+        try:
+            for language in languages:
+                for page in client.iter_items_feed_pages(language):
+                    records = []
+                    for item in page.items:
+                        system = item.get("system") if isinstance(item, dict) else None
+                        if not isinstance(system, dict):
+                            continue
+                        delta = Delta.from_api(
+                            EntityKind.ITEM,
+                            {
+                                "change_type": "changed",
+                                "timestamp": system.get("last_modified"),
+                                "data": {"system": system},
+                            },
+                        )
+                        if not sync_filters.matches(delta):
+                            continue
+                        record = delta_record(delta, content_for(item, page.modular_content))
+                        record["raw_change_type"] = "snapshot"
+                        records.append(record)
+                    sink.write_page(records)
+        except BaseException:
+            if isinstance(sink, NdjsonSink):
+                sink.abort()
+            raise
+        info: dict[str, Any] = {"languages": languages, "items": sink.kept, "counts": sink.counts.to_dict()}
+        if isinstance(sink, NdjsonSink):
+            info["files"] = sink.finalize({"snapshot": True, "languages": languages})
+            info["output_path"] = str(path)
+        else:
+            info["records"] = sink.finalize()
+            info["output_path"] = None
+        self.log.info("Snapshot: %d item variant(s) in %d language(s)", sink.kept, len(languages))
+        return info

@@ -1,0 +1,226 @@
+"""``KontentSyncPullOperator``: drain the changes since the stored token and hand them downstream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_kontent._common import KontentTokenMixin, add_asset, as_storage_path
+from airflow_provider_kontent._delivery import DeliveryTooLargeError, NdjsonSink, XComSink, drain
+from airflow_provider_kontent.tokens import short_token
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["KontentSyncPullOperator"]
+
+
+class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
+    """Pull every change since the token, compacted to the last change per key.
+
+    Pages ``GET /sync`` until an empty page (or ``max_pages``; the next run resumes from there), applies
+    the filters, keeps the last change per key, optionally fetches the full items, and delivers the
+    result either in XCom (``records`` in the returned summary, size-guarded) or as NDJSON parts under
+    ``output_path`` written page by page. By default the new token is committed once the output is
+    safely written; with ``commit_token=False`` a ``KontentSyncCommitOperator`` after the loading tasks
+    commits it (at-least-once delivery).
+
+    :param kontent_conn_id: Kontent connection (templated).
+    :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
+    :param variable_key: Variable name (templated); default ``kontent_sync_token__<kontent_conn_id>``.
+    :param asset: the Kontent asset; added to the outlets, receives an asset event with the counts.
+    :param api_version: 2 (default) or 1.
+    :param filters: client-side filters for v2 (server-side for v1), templated.
+    :param token: start from this token instead of the stored one (templated).
+    :param max_pages: page budget per run; ``None`` drains until an empty page.
+    :param include_content: fetch the full content item (and its components) of every changed item.
+    :param output_path: directory for NDJSON output (``ObjectStoragePath`` or URL string such as
+        ``"file:///data/kontent/{{ run_id }}/"`` or ``"s3://conn@bucket/prefix/{{ run_id }}/"``; templated).
+        ``None`` returns the records in XCom.
+    :param max_xcom_bytes: size guard for records returned in XCom (0 disables it).
+    :param commit_token: commit the new token after the output is written (default); ``False`` leaves it
+        to ``KontentSyncCommitOperator``.
+    :param part_max_bytes: start a new NDJSON part after this many bytes.
+    :return: the summary dict (see docs/operators.md).
+    """
+
+    template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters", "token", "output_path")
+    template_fields_renderers = {"filters": "json"}
+    ui_color = "#9fd3f2"
+
+    def __init__(
+        self,
+        *,
+        kontent_conn_id: str = "kontent_default",
+        token_store: str = "variable",
+        variable_key: str | None = None,
+        asset: Any = None,
+        api_version: int = 2,
+        filters: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        max_pages: int | None = None,
+        include_content: bool = False,
+        output_path: Any = None,
+        max_xcom_bytes: int = 1_000_000,
+        commit_token: bool = True,
+        part_max_bytes: int = 64 * 1024 * 1024,
+        **kwargs: Any,
+    ) -> None:
+        add_asset(kwargs, asset, "outlets")
+        super().__init__(**kwargs)
+        self._init_token_args(
+            kontent_conn_id=kontent_conn_id,
+            token_store=token_store,
+            variable_key=variable_key,
+            asset=asset,
+            api_version=api_version,
+            filters=filters,
+        )
+        if max_pages is not None and max_pages < 1:
+            raise ValueError(f"max_pages must be >= 1 or None; got {max_pages!r}")
+        self.token = token
+        self.max_pages = max_pages
+        self.include_content = include_content
+        self.output_path = output_path
+        self.max_xcom_bytes = max_xcom_bytes
+        self.commit_token = commit_token
+        self.part_max_bytes = part_max_bytes
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        store = self.resolve_store(context)
+        filters = self.normalized_filters()
+        record = store.load()
+        if record is not None:
+            self.check_record(record, store)
+        if self.token:
+            previous_token = str(self.token)
+            if record is not None and record.token != previous_token:
+                self.log.info(
+                    "Starting from the given token %s, not the stored %s",
+                    short_token(previous_token),
+                    short_token(record.token),
+                )
+        else:
+            previous_token = store.require().token
+        environment_id, mode = self.connection_identity()
+
+        path = as_storage_path(self.output_path) if self.output_path else None
+        sink: NdjsonSink | XComSink = (
+            NdjsonSink(path, part_max_bytes=self.part_max_bytes)
+            if path is not None
+            else XComSink(self.max_xcom_bytes)
+        )
+        self.log.info("Pulling changes since token %s from %s", short_token(previous_token), store.location)
+        try:
+            result = drain(
+                self.get_hook().get_conn(),
+                previous_token,
+                sink,
+                api_version=self.api_version,
+                filters=filters,
+                max_pages=self.max_pages,
+                include_content=self.include_content,
+            )
+        except DeliveryTooLargeError as err:
+            raise AirflowFailException(str(err)) from None
+        except BaseException:
+            if isinstance(sink, NdjsonSink):
+                sink.abort()
+            raise
+
+        summary: dict[str, Any] = {
+            "environment_id": environment_id,
+            "mode": mode,
+            "api_version": self.api_version,
+            "filters": filters,
+            "token_store": store.kind,
+            "pages": result.pages,
+            "deltas": result.received,
+            "skipped": result.skipped,
+            "complete": result.complete,
+            "previous_token": result.previous_token,
+            "next_token": result.next_token,
+            "newest_timestamp": result.newest_timestamp,
+            "lag_seconds": _lag_seconds(result.newest_timestamp),
+            "content_requests": result.content_requests,
+            "content_missing": result.content_missing,
+        }
+        if isinstance(sink, NdjsonSink):
+            files = sink.finalize(
+                {
+                    "environment_id": environment_id,
+                    "api_version": self.api_version,
+                    "pages": result.pages,
+                    "drain_complete": result.complete,
+                    "newest_timestamp": result.newest_timestamp,
+                }
+            )
+            summary.update(output_path=str(path), files=files, superseded=sink.superseded)
+        else:
+            summary.update(output_path=None, files=[], records=sink.finalize())
+        summary.update(counts=sink.counts.to_dict(), kept=sink.kept)
+
+        self.log.info(
+            "Pulled %d delta(s) in %d page(s): %d kept %s, %d filtered out%s",
+            result.received,
+            result.pages,
+            sink.kept,
+            summary["counts"],
+            result.skipped,
+            "" if result.complete else f"; stopped by max_pages={self.max_pages}, the next run resumes",
+        )
+        if self.commit_token:
+            summary["committed"] = self.commit_next_token(
+                store, previous_token=result.previous_token, next_token=result.next_token
+            )
+        else:
+            summary["committed"] = False
+            self.log.info(
+                "commit_token=False: the token stays at %s until KontentSyncCommitOperator commits %s",
+                short_token(result.previous_token),
+                short_token(result.next_token),
+            )
+        self._emit_asset_event(context, summary)
+        return summary
+
+    def _emit_asset_event(self, context: Context, summary: dict[str, Any]) -> None:
+        """Put the counts on the outlet asset event(s) so asset-triggered DAGs can see what arrived."""
+        from airflow.sdk import Asset
+
+        extra = {
+            key: summary[key]
+            for key in (
+                "environment_id",
+                "counts",
+                "kept",
+                "deltas",
+                "pages",
+                "complete",
+                "output_path",
+                "newest_timestamp",
+                "lag_seconds",
+                "committed",
+            )
+        }
+        events = context.get("outlet_events")
+        if events is None:
+            return
+        for outlet in self.outlets or []:
+            if isinstance(outlet, Asset):
+                events[outlet].extra = extra
+
+
+def _lag_seconds(newest: str | None) -> float | None:
+    """How far the newest delivered change is behind now (freshness of the sync)."""
+    if not newest:
+        return None
+    from airflow_provider_kontent.client.models import parse_timestamp
+
+    parsed = parse_timestamp(newest)
+    if parsed is None:
+        return None
+    return round((pendulum.now("UTC") - parsed).total_seconds(), 3)

@@ -1,0 +1,151 @@
+"""``KontentSyncSensor``: wait until the stored (or given) token has changes that pass the filters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+
+from airflow_provider_kontent._common import KontentTokenMixin, add_asset, default_deferrable, pending_summary
+from airflow_provider_kontent.tokens import short_token
+from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["KontentSyncSensor"]
+
+
+class KontentSyncSensor(KontentTokenMixin, BaseSensorOperator):
+    """Wait for Kontent.ai changes after a token. Read-only: it never advances or stores the token.
+
+    Each poke is ``GET /sync`` with the token (repeatable: the same token returns the same or more
+    changes). With v2 filters, a page whose deltas are all filtered out is followed to look further; in
+    ``poke`` mode the sensor remembers how far it looked, so later pokes do not re-read those pages.
+
+    Modes: ``mode="poke"`` (holds a worker slot), ``mode="reschedule"`` (frees it between pokes) and
+    ``deferrable=True`` (waits in the triggerer with ``KontentSyncTrigger``; default from
+    ``[operators] default_deferrable``).
+
+    :param kontent_conn_id: Kontent connection (templated).
+    :param token_store: where the token is read from when ``token`` is not given: ``"variable"``
+        (default), ``"asset"`` (Airflow 3.3+, the asset is added to the inlets) or ``"xcom"``.
+    :param variable_key: Variable name (templated); default ``kontent_sync_token__<kontent_conn_id>``.
+    :param asset: the Kontent asset for ``token_store="asset"``.
+    :param api_version: 2 or 1.
+    :param filters: only changes that pass these filters count (templated).
+    :param token: wait on this token instead (templated, e.g. ``"{{ ti.xcom_pull('init')['token'] }}"``).
+    :param deferrable: defer to the triggerer instead of poking.
+    :param max_lookahead_pages: pages followed per poke through changes the filters drop.
+    :param max_errors: (deferrable) consecutive retryable failures the trigger tolerates.
+    :return: ``{"token", "pending": {array: {change_type: n}}, "total"}``; ``pending`` counts the matching
+        changes on the first page that had any (a lower bound of what the pull will get).
+    """
+
+    template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters", "token")
+    template_fields_renderers = {"filters": "json"}
+    ui_color = "#dff0fb"
+
+    def __init__(
+        self,
+        *,
+        kontent_conn_id: str = "kontent_default",
+        token_store: str = "variable",
+        variable_key: str | None = None,
+        asset: Any = None,
+        api_version: int = 2,
+        filters: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        deferrable: bool | None = None,
+        max_lookahead_pages: int = 10,
+        max_errors: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        add_asset(kwargs, asset, "inlets")
+        super().__init__(**kwargs)
+        self._init_token_args(
+            kontent_conn_id=kontent_conn_id,
+            token_store=token_store,
+            variable_key=variable_key,
+            asset=asset,
+            api_version=api_version,
+            filters=filters,
+        )
+        self.token = token
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.max_lookahead_pages = max_lookahead_pages
+        self.max_errors = max_errors
+        self._lookahead: tuple[str, str] | None = None  # (token, furthest token known to hold no match)
+
+    def _resolve_token(self, context: Context) -> str:
+        if self.token:
+            return str(self.token)
+        store = self.resolve_store(context)
+        record = store.require()
+        self.check_record(record, store)
+        return record.token
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        token = self._resolve_token(context)
+        filters = self.normalized_filters() or None
+        client = self.get_hook().get_conn()
+        cursor = self._lookahead[1] if self._lookahead and self._lookahead[0] == token else token
+        for _ in range(max(1, self.max_lookahead_pages)):
+            page = client.sync_page(cursor, api_version=self.api_version, filters=filters)
+            if page.deltas:
+                result = pending_summary(token, page.deltas)
+                self.log.info(
+                    "Kontent changes pending after token %s: %s", short_token(token), result["pending"]
+                )
+                return PokeReturnValue(is_done=True, xcom_value=result)
+            if page.is_empty:
+                break
+            self.log.info("%d change(s) on this page are all filtered out; looking further", page.skipped)
+            cursor = page.next_token
+        self._lookahead = (token, cursor)
+        self.log.info("No matching Kontent changes after token %s yet", short_token(token))
+        return False
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)  # no deferral when the changes are already there
+        if first:
+            return first.xcom_value  # type: ignore[union-attr]
+        timeout = float(self.timeout) if self.timeout is not None else None
+        self.defer(
+            trigger=KontentSyncTrigger(
+                kontent_conn_id=self.kontent_conn_id,
+                token=self._resolve_token(context),
+                api_version=self.api_version,
+                filters=self.normalized_filters(),
+                poll_interval=float(self.poke_interval),
+                end_time=time.time() + timeout if timeout else None,
+                max_errors=self.max_errors,
+                max_lookahead_pages=self.max_lookahead_pages,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout) if timeout else None,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event or event.get("status") != "success":
+            message = (event or {}).get("message", "the trigger ended without an event")
+            if event and event.get("timeout"):
+                if self.soft_fail:
+                    raise AirflowSkipException(f"Kontent sensor timed out: {message}")
+                raise AirflowSensorTimeout(f"Kontent sensor timed out: {message}")
+            raise AirflowException(f"Kontent sync sensor failed: {message}")
+        result = {
+            "token": event["token"],
+            "pending": event.get("pending", {}),
+            "total": event.get("total", 0),
+        }
+        self.log.info(
+            "Kontent changes pending after token %s: %s", short_token(result["token"]), result["pending"]
+        )
+        return result
