@@ -1,0 +1,202 @@
+"""Reference incremental ETL: mirror a Kontent.ai environment into a local SQLite database.
+
+Flow of one run (``max_active_runs=1``, so two runs never race for the same continuation token)::
+
+    init ─> load_snapshot ─> wait_for_changes ─> pull ─> load_changes ─> commit_token ─> clean_staging
+
+* ``init`` is idempotent: it calls ``POST /sync/init`` only when no token is stored yet, and on that
+  first run also writes a snapshot of every item variant (taken *after* init, so nothing changed in
+  between is lost: those changes come again as deltas and are upserted idempotently).
+* ``load_snapshot`` (first run only) loads the snapshot plus every type, taxonomy group and language.
+* ``wait_for_changes`` asks the Sync API (GET only, never stores a token) whether anything changed.
+  Nothing within ``KONTENT_SENSOR_TIMEOUT`` seconds -> the sensor soft-fails and the run is skipped.
+* ``pull`` pages the Sync API to the end, fetches the full content of every changed item variant and
+  writes NDJSON files; it does NOT commit the new token (``commit_token=False``).
+* ``load_changes`` upserts changed variants and deletes deleted ones in one SQLite transaction.
+* ``commit_token`` stores the pull's new token only now. A failure before this point replays the same
+  changes next run: at-least-once delivery, made harmless by idempotent upserts.
+* ``clean_staging`` removes the run's NDJSON files (also on runs the sensor skipped; kept after a failure).
+
+Configuration (all optional except the connection):
+
+* connection ``kontent_default`` (see the README for the fields);
+* ``KONTENT_ENVIRONMENT_ID`` (environment variable, read when the DAG is parsed): keeps the token in the
+  Airflow asset state store of ``kontent://<environment id>/sync``; without it the token lives in the
+  Variable ``kontent_sync_token__kontent_default``;
+* ``KONTENT_SQLITE_PATH`` (Airflow Variable or environment variable): the database file, default
+  ``$AIRFLOW_HOME/kontent/kontent.sqlite``;
+* ``KONTENT_STAGING_URL`` (environment variable): where NDJSON files are staged, any ObjectStoragePath URL,
+  default ``file://$AIRFLOW_HOME/kontent/staging``;
+* ``KONTENT_SENSOR_TIMEOUT`` / ``KONTENT_SENSOR_POKE_INTERVAL`` (environment variables, seconds).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, task
+
+from airflow_provider_kontent.operators.sync_commit import KontentSyncCommitOperator
+from airflow_provider_kontent.operators.sync_init import KontentSyncInitOperator
+from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
+from airflow_provider_kontent.sensors.sync import KontentSyncSensor
+from airflow_provider_kontent.tokens import kontent_sync_asset
+
+CONN_ID = "kontent_default"
+AIRFLOW_HOME = os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow"))
+ENVIRONMENT_ID = os.environ.get("KONTENT_ENVIRONMENT_ID", "").strip()
+STAGING_URL = os.environ.get("KONTENT_STAGING_URL", f"file://{AIRFLOW_HOME}/kontent/staging").rstrip("/")
+SENSOR_TIMEOUT = float(os.environ.get("KONTENT_SENSOR_TIMEOUT", 10 * 60))
+SENSOR_POKE_INTERVAL = float(os.environ.get("KONTENT_SENSOR_POKE_INTERVAL", 60))
+
+# Where the continuation token lives. The asset store is per environment and survives across runs;
+# all four Kontent tasks must point at the same place.
+if ENVIRONMENT_ID:
+    TOKEN_LOCATION: dict[str, Any] = {"token_store": "asset", "asset": kontent_sync_asset(ENVIRONMENT_ID)}
+else:
+    TOKEN_LOCATION = {"token_store": "variable"}
+
+# One staging folder per run; run ids contain ':' and '+', which some object stores dislike.
+RUN_FOLDER = "{{ run_id | replace(':', '') | replace('+', '_') }}"
+
+
+def sqlite_path() -> str:
+    """Resolve the database path at run time (Variable first, then env, then the default)."""
+    from airflow.sdk import Variable
+
+    return (
+        Variable.get("KONTENT_SQLITE_PATH", default=None)
+        or os.environ.get("KONTENT_SQLITE_PATH")
+        or f"{AIRFLOW_HOME}/kontent/kontent.sqlite"
+    )
+
+
+def staged_records(output: dict[str, Any] | None):
+    """Records written by init (snapshot) or pull: from its NDJSON files, else from its XCom list."""
+    from airflow.sdk import ObjectStoragePath
+    from kontent_sqlite_loader import read_ndjson
+
+    if not output:
+        return iter(())
+    files = output.get("files") or []
+    if files:
+        return read_ndjson(ObjectStoragePath(f) for f in files)
+    return iter(output.get("records") or [])
+
+
+with DAG(
+    dag_id="kontent_sync_to_sqlite",
+    description="Incremental Kontent.ai -> SQLite mirror (Sync API v2, at-least-once)",
+    schedule=timedelta(minutes=15),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    tags=["kontent", "example"],
+    doc_md=__doc__,
+) as dag:
+    init = KontentSyncInitOperator(
+        task_id="init",
+        kontent_conn_id=CONN_ID,
+        **TOKEN_LOCATION,
+        snapshot=True,
+        snapshot_path=f"{STAGING_URL}/{RUN_FOLDER}/snapshot",
+    )
+
+    wait_for_changes = KontentSyncSensor(
+        task_id="wait_for_changes",
+        kontent_conn_id=CONN_ID,
+        **TOKEN_LOCATION,
+        poke_interval=SENSOR_POKE_INTERVAL,
+        timeout=SENSOR_TIMEOUT,
+        mode="reschedule",
+        soft_fail=True,  # no changes before the timeout = nothing to do this run, not an error
+    )
+
+    pull = KontentSyncPullOperator(
+        task_id="pull",
+        kontent_conn_id=CONN_ID,
+        **TOKEN_LOCATION,
+        include_content=True,
+        output_path=f"{STAGING_URL}/{RUN_FOLDER}/changes",
+        commit_token=False,
+    )
+
+    @task
+    def load_snapshot(init_result: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        """First run: load the snapshot's items plus the content model; later runs do nothing."""
+        from itertools import chain
+
+        from kontent_sqlite_loader import apply_records, connect, model_records
+
+        from airflow_provider_kontent.hooks.kontent import KontentHook
+
+        snapshot = (init_result or {}).get("snapshot")
+        if not snapshot:
+            return {"loaded": False, "reason": "token already stored; no snapshot this run"}
+        # The snapshot holds item variants only; types, taxonomies and languages come from the
+        # Delivery API list endpoints (later changes to them arrive as deltas).
+        client = KontentHook(CONN_ID).get_conn()
+        model = model_records(client.list_types(), client.list_taxonomies(), client.list_languages())
+        conn = connect(sqlite_path())
+        try:
+            result = apply_records(
+                conn, chain(staged_records(snapshot), model), load_run=run_id or "", source="snapshot"
+            )
+        finally:
+            conn.close()
+        return {"loaded": True, **result.to_dict()}
+
+    @task
+    def load_changes(pull_summary: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+        """Upsert changed item variants, delete deleted ones, mirror types/taxonomies/languages."""
+        from kontent_sqlite_loader import apply_records, connect, with_model_content
+
+        from airflow_provider_kontent.hooks.kontent import KontentHook
+
+        records = staged_records(pull_summary)
+        counts = pull_summary.get("counts") or {}
+        if (counts.get("types") or {}).get("changed") or (counts.get("taxonomies") or {}).get("changed"):
+            # Sync v2 type/taxonomy deltas carry only their system block: fetch the full definitions.
+            client = KontentHook(CONN_ID).get_conn()
+            records = with_model_content(records, client.list_types(), client.list_taxonomies())
+        conn = connect(sqlite_path())
+        try:
+            result = apply_records(
+                conn,
+                records,
+                load_run=run_id or "",
+                source="delta",
+                next_token=pull_summary.get("next_token"),
+            )
+        finally:
+            conn.close()
+        return result.to_dict()
+
+    commit_token = KontentSyncCommitOperator(
+        task_id="commit_token",
+        kontent_conn_id=CONN_ID,
+        **TOKEN_LOCATION,
+        pull_task_id="pull",
+    )
+
+    @task(trigger_rule="none_failed")
+    def clean_staging(folder: str) -> None:
+        """Delete this run's staged NDJSON once loaded; after a failure it stays for inspection."""
+        from airflow.sdk import ObjectStoragePath
+
+        path = ObjectStoragePath(folder)
+        if path.exists():
+            path.fs.rm(path.path, recursive=True)
+
+    snapshot_loaded = load_snapshot(init.output)
+    init >> wait_for_changes >> pull
+    changes_loaded = load_changes(pull.output)
+    # The sensor waits only after the snapshot is in the database, so the first run never pulls
+    # deltas into an empty mirror (and the load tasks never write the database concurrently).
+    snapshot_loaded >> wait_for_changes
+    changes_loaded >> commit_token >> clean_staging(f"{STAGING_URL}/{RUN_FOLDER}")

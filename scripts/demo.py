@@ -1,0 +1,308 @@
+"""One-command demo: the reference DAG ``kontent_sync_to_sqlite`` run for real against the emulator.
+
+What it does (``make demo`` runs it; no Kontent.ai account, no network):
+
+1. creates a throw-away ``AIRFLOW_HOME`` and migrates its metadata database (``airflow db migrate``);
+2. starts the bundled Kontent.ai emulator with the ``demo`` seed on a free 127.0.0.1 port;
+3. runs ``airflow dags test kontent_sync_to_sqlite``: init + snapshot -> SQLite;
+4. edits content in the emulator (new items, an update, an unpublish, a delete, a new language variant,
+   a content type change) and runs the DAG again: the sync picks up exactly those changes;
+5. prints a before/after summary read from SQLite and the stored token record, checks that every edit
+   arrived, stops the emulator, removes the temporary files and exits 0 (non-zero on any failure).
+
+``airflow dags test`` runs in a child process, so the emulator runs here in a background thread and is
+reached over real HTTP, exactly like Kontent.ai would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_DAGS = REPO / "example_dags"
+DAG_ID = "kontent_sync_to_sqlite"
+TOKEN_KEY = "kontent_sync_token"  # the asset-state key the provider's AssetTokenStore uses
+sys.path.insert(0, str(EXAMPLE_DAGS))
+
+from kontent_sqlite_loader import table_counts  # noqa: E402
+
+
+class DemoError(RuntimeError):
+    """A step failed; the message says which and where its log is."""
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def airflow_command() -> list[str]:
+    """The ``airflow`` CLI of this interpreter's environment (the venv ``make demo`` created)."""
+    script = Path(sys.executable).parent / "airflow"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "airflow"]
+
+
+def run_airflow(args: list[str], env: dict[str, str], log: Path) -> None:
+    """Run one Airflow CLI command with its output in ``log``; fail with the log's tail."""
+    with log.open("w") as handle:
+        proc = subprocess.run(
+            [*airflow_command(), *args], env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        raise DemoError(f"`airflow {' '.join(args)}` exited {proc.returncode}; log {log}:\n{tail}")
+
+
+def last_run_task_states(airflow_db: Path) -> tuple[str, dict[str, str]]:
+    """State of the newest run of the DAG and of each of its tasks, from the metadata database."""
+    with closing(sqlite3.connect(airflow_db)) as conn:
+        row = conn.execute(
+            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
+        ).fetchone()
+        if row is None:
+            raise DemoError(f"no run of {DAG_ID} was recorded")
+        tasks = conn.execute(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?", (DAG_ID, row[0])
+        ).fetchall()
+    return row[1], {task_id: state or "none" for task_id, state in tasks}
+
+
+def run_dag(env: dict[str, str], airflow_db: Path, log: Path, expect: dict[str, str]) -> dict[str, str]:
+    run_airflow(["dags", "test", DAG_ID], env, log)
+    state, tasks = last_run_task_states(airflow_db)
+    wrong = {t: tasks.get(t) for t, s in expect.items() if tasks.get(t) != s}
+    if state != "success" or wrong:
+        raise DemoError(f"run ended {state}; unexpected task states {wrong} (all: {tasks}); log {log}")
+    return tasks
+
+
+def stored_token_record(airflow_db: Path, asset_uri: str) -> dict[str, Any]:
+    """The token record the asset state store holds for the sync asset (token shortened for display)."""
+    with closing(sqlite3.connect(airflow_db)) as conn:
+        rows = conn.execute(
+            "SELECT s.key, s.value, s.updated_at FROM asset_state_store s JOIN asset a ON a.id = s.asset_id "
+            "WHERE a.uri = ?",
+            (asset_uri,),
+        ).fetchall()
+    record: dict[str, Any] = {}
+    for key, value, _updated_at in rows:
+        try:
+            record[key] = json.loads(value)
+        except (TypeError, ValueError):
+            record[key] = value
+    return shorten_tokens(record)
+
+
+def shorten_tokens(value: Any) -> Any:
+    """Tokens are long and opaque: show both ends only (they are not secret; the API key never gets here)."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                f"{v[:8]}...{v[-12:]}"
+                if isinstance(v, str) and "token" in k and len(v) > 24
+                else shorten_tokens(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [shorten_tokens(v) for v in value]
+    return value
+
+
+def query(db: Path, sql: str, *args: Any) -> list[tuple]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def make_edits(ctl: Any, env: dict[str, Any], db: Path) -> dict[str, Any]:
+    """The batch of edits between the two runs, chosen from what the first run loaded."""
+    env_id = env["id"]
+    default_lang = env["languages"][0]["codename"]
+    items = query(
+        db,
+        "SELECT id, codename, name, type FROM content_items WHERE language = ? ORDER BY codename",
+        default_lang,
+    )
+    if len(items) < 4:
+        raise DemoError(
+            f"the first run loaded only {len(items)} {default_lang} items; expected the demo seed"
+        )
+    variants = {(row[0], row[1]) for row in query(db, "SELECT id, language FROM content_items")}
+    updated, unpublished, deleted, translated = items[0], items[1], items[2], items[3]
+
+    ctl.upsert_item(env_id, updated[1], updated[3], default_lang, name=f"{updated[2]} (edited)")
+    ctl.unpublish(env_id, unpublished[0], default_lang)
+    ctl.delete_item(env_id, deleted[0])
+    new_ids = [
+        ctl.upsert_item(env_id, f"demo_new_item_{n}", updated[3], default_lang, name=f"Demo new item {n}")
+        for n in (1, 2)
+    ]
+    other_langs = [lang["codename"] for lang in env["languages"][1:] if lang.get("active", True)]
+    new_lang = next((lang for lang in other_langs if (translated[0], lang) not in variants), None)
+    if new_lang is None:  # every variant exists already: add a language and translate into it
+        new_lang = "fr-FR"
+        ctl.upsert_language(env_id, new_lang, name="French")
+    ctl.upsert_item(env_id, translated[1], translated[3], new_lang, name=f"{translated[2]} ({new_lang})")
+    type_name = query(db, "SELECT name FROM content_types WHERE codename = ?", updated[3])
+    renamed_type = f"{type_name[0][0] if type_name else updated[3]} (renamed)"
+    ctl.upsert_type(env_id, updated[3], name=renamed_type)
+    return {
+        "default_lang": default_lang,
+        "updated": updated[0],
+        "unpublished": unpublished[0],
+        "deleted": deleted[0],
+        "new": new_ids,
+        "translated": (translated[0], new_lang),
+        "type": (updated[3], renamed_type),
+    }
+
+
+def check_edits(db: Path, edits: dict[str, Any]) -> list[str]:
+    """Every edit must be visible in SQLite after the second run; returns what is wrong."""
+    lang = edits["default_lang"]
+    problems = []
+
+    def exists(item_id: str, language: str) -> bool:
+        return bool(query(db, "SELECT 1 FROM content_items WHERE id = ? AND language = ?", item_id, language))
+
+    name = query(db, "SELECT name FROM content_items WHERE id = ? AND language = ?", edits["updated"], lang)
+    if not name or not name[0][0].endswith("(edited)"):
+        problems.append(f"the update of {edits['updated']} is missing (name {name})")
+    if exists(edits["unpublished"], lang):
+        problems.append(f"the unpublished variant {edits['unpublished']}/{lang} is still there")
+    if query(db, "SELECT 1 FROM content_items WHERE id = ?", edits["deleted"]):
+        problems.append(f"the deleted item {edits['deleted']} is still there")
+    problems += [f"new item {i} is missing" for i in edits["new"] if not exists(i, lang)]
+    if not exists(*edits["translated"]):
+        problems.append(f"the new language variant {edits['translated']} is missing")
+    codename, type_name = edits["type"]
+    if query(db, "SELECT name FROM content_types WHERE codename = ?", codename) != [(type_name,)]:
+        problems.append(f"the content type change of {codename!r} is missing")
+    return problems
+
+
+def print_summary(
+    before: dict[str, int],
+    after: dict[str, int],
+    db: Path,
+    token_before: dict[str, Any],
+    token_after: dict[str, Any],
+) -> None:
+    print("\nRows per table (SQLite)   after run 1   after run 2")
+    for table, count in after.items():
+        print(f"  {table:<22}{before.get(table, 0):>12}{count:>14}")
+    run_id = query(
+        db, "SELECT load_run FROM sync_loads WHERE source = 'delta' ORDER BY loaded_at DESC LIMIT 1"
+    )
+    changes = query(
+        db,
+        "SELECT kind, action, codename, language FROM sync_changes WHERE source = 'delta' AND load_run = ? "
+        "ORDER BY kind, action, codename, language",
+        run_id[0][0] if run_id else "",
+    )
+    print(f"\nWhat changed in run 2 ({len(changes)} changes applied to SQLite):")
+    for kind, action, codename, language in changes:
+        print(f"  {action:<10} {kind:<9} {codename or '?'}{f' [{language}]' if language else ''}")
+    print("\nStored token record (Airflow asset state store), after run 1 -> after run 2:")
+    old = token_before.get(TOKEN_KEY) or {}
+    new = token_after.get(TOKEN_KEY) or {}
+    for key in sorted(set(old) | set(new)):
+        mark = "   (moved)" if old.get(key) != new.get(key) else ""
+        print(f"  {key:<15}{old.get(key)!s:<36} -> {new.get(key)!s}{mark}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME and database")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="kontent-demo-"))
+    airflow_home = workdir / "airflow"
+    airflow_home.mkdir()
+    airflow_db = airflow_home / "airflow.db"
+    sqlite_db = workdir / "kontent.sqlite"
+    succeeded = False
+    try:
+        from airflow_provider_kontent.testing import KontentEmulator
+        from airflow_provider_kontent.tokens import kontent_sync_asset
+
+        with KontentEmulator(seed="demo") as emu:
+            env_data = emu.demo_environment
+            step(f"emulator with the 'demo' seed at {emu.base_url} (environment {env_data['id']})")
+            mode = "secure" if env_data.get("secure_access") else "public"
+            connection = {
+                "conn_type": "kontent",
+                "host": emu.base_url,
+                "extra": {"environment_id": env_data["id"], "mode": mode},
+            }
+            if mode == "secure":
+                connection["password"] = env_data["secure_key"]
+            env = {
+                **os.environ,
+                "AIRFLOW_HOME": str(airflow_home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_db}",
+                "AIRFLOW_CONN_KONTENT_DEFAULT": json.dumps(connection),
+                "KONTENT_ENVIRONMENT_ID": env_data["id"],
+                "KONTENT_SQLITE_PATH": str(sqlite_db),
+                "KONTENT_STAGING_URL": f"file://{workdir}/staging",
+                "KONTENT_SENSOR_TIMEOUT": "3",  # the first run has nothing to wait for
+                "KONTENT_SENSOR_POKE_INTERVAL": "1",
+            }
+            asset_uri = kontent_sync_asset(env_data["id"]).uri
+            step(f"migrating a fresh Airflow metadata database in {airflow_home}")
+            run_airflow(["db", "migrate"], env, workdir / "db-migrate.log")
+
+            step(f"run 1: airflow dags test {DAG_ID} (init, snapshot -> SQLite)")
+            run_dag(env, airflow_db, workdir / "run1.log", {"init": "success", "load_snapshot": "success"})
+            before = table_counts(sqlite_db)
+            print(f"    loaded: {before}")
+
+            token_before = stored_token_record(airflow_db, asset_uri)
+            step(
+                "editing content in the emulator: 2 new items, an update, an unpublish, a delete, "
+                "a new language variant, a content type change"
+            )
+            edits = make_edits(emu.control, env_data, sqlite_db)
+
+            step(f"run 2: airflow dags test {DAG_ID} (sensor, pull with content, load, commit token)")
+            run_dag(
+                env,
+                airflow_db,
+                workdir / "run2.log",
+                {"pull": "success", "load_changes": "success", "commit_token": "success"},
+            )
+            after = table_counts(sqlite_db)
+
+            token_after = stored_token_record(airflow_db, asset_uri)
+            print_summary(before, after, sqlite_db, token_before, token_after)
+            problems = check_edits(sqlite_db, edits)
+            if problems:
+                raise DemoError("the second run did not deliver every edit: " + "; ".join(problems))
+        print(f"\nAll edits arrived. Demo finished in {time.monotonic() - started:.0f} s.")
+        succeeded = True
+        return 0
+    except DemoError as exc:
+        print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep or not succeeded:
+            print(f"(kept {workdir}: SQLite database, Airflow home and logs)", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

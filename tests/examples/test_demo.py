@@ -1,0 +1,47 @@
+"""``make demo`` end to end: scripts/demo.py as a subprocess, on its own Airflow home and emulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_end_to_end_and_prints_the_summary(tmp_path):
+    # A clean environment, as on a fresh machine: nothing of this test session's Airflow settings leaks in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KONTENT_"))}
+    env["TMPDIR"] = str(tmp_path)  # the demo's temporary directory; must be empty again afterwards
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    output = proc.stdout
+    assert proc.returncode == 0, f"stdout:\n{output}\nstderr:\n{proc.stderr[-4000:]}"
+
+    counts = dict(
+        re.findall(
+            r"^\s+(content_items|content_types|taxonomy_groups|languages)\s+(\d+\s+\d+)$", output, re.M
+        )
+    )
+    # demo seed: 295 published variants, 6 types, 2 taxonomy groups, 3 active languages; run 2 adds 2 items
+    # and 1 variant, removes 1 unpublished variant and a deleted item's 3 variants
+    assert counts["content_items"].split() == ["295", "294"]
+    assert counts["content_types"].split() == ["6", "6"]
+    assert counts["languages"].split() == ["3", "3"]
+    assert "What changed in run 2 (9 changes applied to SQLite)" in output
+    for change in ("delete     item", "upsert     item      demo_new_item_1 [en-US]", "upsert     type"):
+        assert change in output
+    assert re.search(r"^\s+token\s+\S+\.\.\.\S+\s+-> \S+\.\.\.\S+\s+\(moved\)$", output, re.M)
+    assert "environment_id 0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b" in output
+    assert "All edits arrived" in output
+    assert "not-a-real-secret" not in output + proc.stderr  # the seed's API keys never show up
+    # nothing left behind: the temporary Airflow home and database were removed
+    assert list(tmp_path.iterdir()) == []

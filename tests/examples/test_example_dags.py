@@ -1,0 +1,227 @@
+"""Every example DAG parses, and each one runs for real (``dag.test()``) against the emulator.
+
+The DAGs read their settings from the environment when they are parsed, exactly as in a deployment,
+so each test sets the variables first and then loads the DAG from ``example_dags/`` through a DagBag.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dag_runner import run_dag
+from tests.examples.conftest import EXAMPLE_DAGS
+
+EXPECTED_DAGS = {"kontent_sync_to_sqlite", "kontent_sync_to_object_storage", "kontent_sync_filtered"}
+
+
+def load_dag(dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    assert bag.import_errors == {}
+    return bag.dags[dag_id]
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
+
+
+def xcom(dag_run: Any, task_id: str) -> Any:
+    ti = next(t for t in dag_run.get_task_instances() if t.task_id == task_id)
+    return ti.xcom_pull(task_ids=task_id)
+
+
+@pytest.fixture
+def example_env(kontent_emulator, monkeypatch, tmp_path) -> dict[str, Any]:
+    """A small two-language environment, the connection to it, and the DAGs' settings under tmp_path."""
+    ctl = kontent_emulator.control
+    env = ctl.create_environment(
+        languages=[{"codename": "en-US", "name": "English"}, {"codename": "de", "name": "German"}]
+    )
+    env_id = env["id"]
+    text = {"title": {"type": "text", "name": "Title"}}
+    ctl.upsert_type(env_id, "article", name="Article", elements=text)
+    ctl.upsert_type(env_id, "blog_post", name="Blog post", elements=text)
+    ctl.upsert_type(env_id, "page", name="Page", elements=text)
+    ctl.upsert_taxonomy(env_id, "topics", name="Topics", terms=[{"codename": "coffee", "name": "Coffee"}])
+    ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "First"})
+    ctl.upsert_item(env_id, "first", "article", "de", elements={"title": "Erste"})
+    ctl.upsert_item(env_id, "second", "article", "en-US", elements={"title": "Second"})
+    ctl.upsert_item(env_id, "about", "page", "en-US", elements={"title": "About"})
+    connection = {
+        "conn_type": "kontent",
+        "host": kontent_emulator.base_url,
+        "extra": {"environment_id": env_id},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_KONTENT_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("KONTENT_ENVIRONMENT_ID", env_id)
+    monkeypatch.setenv("KONTENT_SQLITE_PATH", str(tmp_path / "mirror.sqlite"))
+    monkeypatch.setenv("KONTENT_STAGING_URL", f"file://{tmp_path}/staging")
+    monkeypatch.setenv("KONTENT_OUTPUT_URL", f"file://{tmp_path}/output")
+    monkeypatch.setenv("KONTENT_SENSOR_TIMEOUT", "2")
+    monkeypatch.setenv("KONTENT_SENSOR_POKE_INTERVAL", "1")
+    return {"id": env_id, "ctl": ctl, "db": tmp_path / "mirror.sqlite", "tmp": tmp_path}
+
+
+@pytest.fixture
+def fresh_variables(airflow_db):
+    """The file and filtered DAGs keep their token in fixed Variables: start each test without them."""
+    from airflow.models import Variable
+
+    keys = ("kontent_sync_token__kontent_default__files", "kontent_sync_token__kontent_default__articles")
+    for key in keys:
+        Variable.delete(key)
+    yield
+    for key in keys:
+        Variable.delete(key)
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_every_example_dag_parses_without_import_errors(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    for configured in ("", "0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"):  # Variable store and asset store
+        monkeypatch.setenv("KONTENT_ENVIRONMENT_ID", configured)
+        bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+        assert bag.import_errors == {}
+        assert set(bag.dag_ids) == EXPECTED_DAGS
+    sqlite_dag = bag.dags["kontent_sync_to_sqlite"]
+    assert sqlite_dag.max_active_runs == 1 and sqlite_dag.timetable.can_be_scheduled
+    assert [t.task_id for t in sqlite_dag.topological_sort()] == [
+        "init",
+        "load_snapshot",
+        "wait_for_changes",
+        "pull",
+        "load_changes",
+        "commit_token",
+        "clean_staging",
+    ]
+    assert sqlite_dag.get_task("pull").commit_token is False
+    assert sqlite_dag.get_task("init").token_store == "asset"
+
+
+def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
+    env_id, ctl, db = example_env["id"], example_env["ctl"], example_env["db"]
+    dag = load_dag("kontent_sync_to_sqlite")
+
+    first = run_dag(dag)
+    states = task_states(first)
+    assert first.state == "success", states
+    assert states["load_snapshot"] == "success" and states["wait_for_changes"] == "skipped"
+    assert states["clean_staging"] == "success"
+    assert rows(db, "SELECT codename, language FROM content_items ORDER BY codename, language") == [
+        ("about", "en-US"),
+        ("first", "de"),
+        ("first", "en-US"),
+        ("second", "en-US"),
+    ]
+    assert rows(db, "SELECT codename FROM content_types ORDER BY codename") == [
+        ("article",),
+        ("blog_post",),
+        ("page",),
+    ]
+    assert rows(db, "SELECT codename FROM taxonomy_groups") == [("topics",)]
+    assert rows(db, "SELECT codename, active FROM languages ORDER BY codename") == [("de", 1), ("en-US", 1)]
+    token_after_init = xcom(first, "init")["token"]
+
+    ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "First, edited"})
+    ctl.delete_variant(env_id, "first", "de")
+    ctl.upsert_item(env_id, "second", "article", "de", elements={"title": "Zweite"})
+    ctl.upsert_item(env_id, "news", "blog_post", "en-US", elements={"title": "News"})
+    about = rows(db, "SELECT id FROM content_items WHERE codename = 'about'")[0][0]
+    ctl.unpublish(env_id, about, "en-US")
+    ctl.upsert_type(env_id, "page", name="Landing page")
+
+    second = run_dag(dag)
+    states = task_states(second)
+    assert second.state == "success", states
+    assert states["load_snapshot"] == "success" and states["commit_token"] == "success"
+    assert xcom(second, "init")["initialized"] is False
+    assert rows(db, "SELECT codename, language FROM content_items ORDER BY codename, language") == [
+        ("first", "en-US"),
+        ("news", "en-US"),
+        ("second", "de"),
+        ("second", "en-US"),
+    ]
+    (elements,) = rows(db, "SELECT elements FROM content_items WHERE codename = 'first'")[0]
+    assert json.loads(elements)["title"]["value"] == "First, edited"
+    assert rows(db, "SELECT name FROM content_types WHERE codename = 'page'") == [("Landing page",)]
+    commit = xcom(second, "commit_token")
+    pull = xcom(second, "pull")
+    assert commit["committed"] is True
+    assert commit["previous_token"] == token_after_init and commit["next_token"] == pull["next_token"]
+    assert pull["counts"]["items"] == {"changed": 3, "deleted": 2}
+    # both runs removed their staged NDJSON after loading it
+    assert list((example_env["tmp"] / "staging").iterdir()) == []
+
+
+def test_object_storage_dag_writes_ndjson_per_run(example_env, fresh_variables):
+    env_id, ctl, tmp = example_env["id"], example_env["ctl"], example_env["tmp"]
+    dag = load_dag("kontent_sync_to_object_storage")
+
+    first = run_dag(dag)
+    assert first.state == "success", task_states(first)
+    snapshot = xcom(first, "init")["snapshot"]
+    assert snapshot["items"] == 4 and snapshot["output_path"].startswith(f"file://{tmp}/output/")
+    snapshot_dir = Path(snapshot["output_path"].removeprefix("file://"))
+    assert (snapshot_dir / "_SUCCESS").exists()
+    lines = [json.loads(line) for f in sorted(snapshot_dir.glob("part-*.ndjson")) for line in f.open()]
+    assert sorted((r["codename"], r["language"]) for r in lines) == [
+        ("about", "en-US"),
+        ("first", "de"),
+        ("first", "en-US"),
+        ("second", "en-US"),
+    ]
+
+    ctl.upsert_item(env_id, "news", "blog_post", "en-US", elements={"title": "News"})
+    ctl.delete_item(env_id, "second")
+
+    second = run_dag(dag)
+    assert second.state == "success", task_states(second)
+    pull = xcom(second, "pull")
+    assert pull["committed"] is True and pull["output_path"].startswith(f"file://{tmp}/output/")
+    changes_dir = Path(pull["output_path"].removeprefix("file://"))
+    assert changes_dir.parent != snapshot_dir.parent  # one folder per run
+    assert (changes_dir / "_SUCCESS").exists()
+    lines = [json.loads(line) for f in sorted(changes_dir.glob("part-*.ndjson")) for line in f.open()]
+    by_codename = {(r["codename"], r["change_type"]) for r in lines if r["kind"] == "item"}
+    assert by_codename == {("news", "changed"), ("second", "deleted")}
+    news = next(r for r in lines if r["codename"] == "news")
+    assert news["content"]["item"]["elements"]["title"]["value"] == "News"
+
+
+def test_filtered_dag_keeps_only_matching_items(example_env, fresh_variables):
+    env_id, ctl = example_env["id"], example_env["ctl"]
+    dag = load_dag("kontent_sync_filtered")
+
+    first = run_dag(dag)
+    assert first.state == "success", task_states(first)
+    assert xcom(first, "init")["filters"] == {
+        "system.type[in]": "article,blog_post",
+        "system.collection": "default",
+        "language": "en-US",
+    }
+
+    ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "kept: article"})
+    ctl.upsert_item(env_id, "news", "blog_post", "en-US", elements={"title": "kept: blog post"})
+    ctl.upsert_item(env_id, "first", "article", "de", elements={"title": "dropped: German"})
+    ctl.upsert_item(env_id, "contact", "page", "en-US", elements={"title": "dropped: page"})
+    ctl.upsert_item(
+        env_id, "promo", "article", "en-US", collection="marketing", elements={"title": "dropped"}
+    )
+
+    second = run_dag(dag)
+    assert second.state == "success", task_states(second)
+    kept = xcom(second, "report")
+    assert sorted((r["codename"], r["language"]) for r in kept) == [("first", "en-US"), ("news", "en-US")]
+    assert xcom(second, "pull")["skipped"] == 3
