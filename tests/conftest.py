@@ -38,3 +38,25 @@ def airflow_db():
     db.resetdb()
     yield
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any test left a child process or a listening socket behind.
+
+    Every emulator, subprocess and server a test starts must be stopped by the test (or its fixture);
+    CI runs on a shared machine, so a leak here is a bug, not noise. Session fixtures are torn down
+    before this hook runs, so whatever is still open now really leaked.
+    """
+    import psutil
+
+    me = psutil.Process()
+    children = [
+        p for p in me.children(recursive=True) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    ]
+    listening = [c.laddr for c in me.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    if children or listening:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(
+            f"LEAK: child processes {[p.cmdline() for p in children]}, listening sockets {listening}"
+        )
+        session.exitstatus = 1
