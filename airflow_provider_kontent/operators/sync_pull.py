@@ -11,12 +11,16 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_kontent._common import KontentTokenMixin, add_asset, as_storage_path
 from airflow_provider_kontent._delivery import DeliveryTooLargeError, NdjsonSink, XComSink, drain
-from airflow_provider_kontent.tokens import short_token
+from airflow_provider_kontent.tokens import TokenStore, short_token
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["KontentSyncPullOperator"]
+
+XCOM_RETURN_KEY = "return_value"
+#: Task-state key of the commit an attempt is about to make (see ``_start_tokens``).
+_CHECKPOINT_KEY = "kontent_pull_commit"
 
 
 class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
@@ -93,19 +97,7 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         store = self.resolve_store(context)
         filters = self.normalized_filters()
-        record = store.load()
-        if record is not None:
-            self.check_record(record, store)
-        if self.token:
-            previous_token = str(self.token)
-            if record is not None and record.token != previous_token:
-                self.log.info(
-                    "Starting from the given token %s, not the stored %s",
-                    short_token(previous_token),
-                    short_token(record.token),
-                )
-        else:
-            previous_token = store.require().token
+        previous_token, expected_token = self._start_tokens(context, store)
         environment_id, mode = self.connection_identity()
 
         path = as_storage_path(self.output_path) if self.output_path else None
@@ -173,12 +165,17 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
             result.skipped,
             "" if result.complete else f"; stopped by max_pages={self.max_pages}, the next run resumes",
         )
+        summary["committed"] = False
         if self.commit_token:
+            # The hand-off must be durable before the token moves: the summary (with the records, for
+            # XCom delivery) is pushed now, so an XCom that cannot be stored fails the task with the
+            # token unmoved. Returning it below overwrites it with the final "committed" value.
+            context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=summary)
+            self._remember_commit(context, previous_token=result.previous_token, next_token=result.next_token)
             summary["committed"] = self.commit_next_token(
-                store, previous_token=result.previous_token, next_token=result.next_token
+                store, previous_token=expected_token, next_token=result.next_token
             )
         else:
-            summary["committed"] = False
             self.log.info(
                 "commit_token=False: the token stays at %s until KontentSyncCommitOperator commits %s",
                 short_token(result.previous_token),
@@ -186,6 +183,52 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
             )
         self._emit_asset_event(context, summary)
         return summary
+
+    def _start_tokens(self, context: Context, store: TokenStore) -> tuple[str, str]:
+        """(the token the drain starts from, the token the store must still hold when committing).
+
+        They differ only when an earlier attempt of this task instance committed and then died before
+        finishing (worker lost, XCom push failed): its output may never have reached anyone, and a
+        retry writes to the same output path, so the retry pulls again from that attempt's starting
+        token (a token can be read again) and commits over the token that attempt stored.
+        """
+        record = store.load()
+        if record is not None:
+            self.check_record(record, store)
+        if self.token:
+            token = str(self.token)
+            if record is not None and record.token != token:
+                self.log.info(
+                    "Starting from the given token %s, not the stored %s",
+                    short_token(token),
+                    short_token(record.token),
+                )
+            return token, token
+        if record is None:
+            record = store.require()
+        attempt = _task_state(context)
+        checkpoint = attempt.get(_CHECKPOINT_KEY) if attempt is not None else None
+        if (
+            isinstance(checkpoint, Mapping)
+            and checkpoint.get("next_token") == record.token
+            and checkpoint.get("previous_token")
+        ):
+            previous = str(checkpoint["previous_token"])
+            self.log.warning(
+                "An earlier attempt of this task committed %s -> %s but did not finish; pulling again from "
+                "%s so that none of its changes are lost (they may be delivered twice).",
+                short_token(previous),
+                short_token(record.token),
+                short_token(previous),
+            )
+            return previous, record.token
+        return record.token, record.token
+
+    def _remember_commit(self, context: Context, *, previous_token: str, next_token: str) -> None:
+        """Record in the task state store (Airflow 3.3+) which commit this attempt is about to make."""
+        attempt = _task_state(context)
+        if attempt is not None:
+            attempt.set(_CHECKPOINT_KEY, {"previous_token": previous_token, "next_token": next_token})
 
     def _emit_asset_event(self, context: Context, summary: dict[str, Any]) -> None:
         """Put the counts on the outlet asset event(s) so asset-triggered DAGs can see what arrived."""
@@ -212,6 +255,11 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
         for outlet in self.outlets or []:
             if isinstance(outlet, Asset):
                 events[outlet].extra = extra
+
+
+def _task_state(context: Context) -> Any:
+    """The task state store (survives retries of one task instance); None before Airflow 3.3."""
+    return context.get("task_state_store")  # type: ignore[call-overload]
 
 
 def _lag_seconds(newest: str | None) -> float | None:

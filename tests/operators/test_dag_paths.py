@@ -201,3 +201,58 @@ def test_mapped_over_two_environments(airflow_db, monkeypatch, kontent_emulator,
         stored = _db_variable(f"kontent_sync_token__{conn}")
         assert stored["environment_id"] == env["id"]
         assert stored["token"] == by_env[env["id"]]["next_token"]  # each mapped commit took its own pull
+
+
+def test_retry_after_a_commit_that_did_not_finish_redelivers(airflow_db, kontent_emulator, kontent_conn):
+    """A pull attempt that committed and then died is retried from the token it started from.
+
+    Its output never reached anyone (the task failed), so the retry must deliver those changes again
+    instead of pulling from the token the dead attempt stored.
+    """
+    from datetime import timedelta
+
+    from airflow.sdk import DAG, get_current_context, task
+
+    from airflow_provider_kontent.client import ClientConfig, KontentClient
+    from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
+    from airflow_provider_kontent.tokens import TokenRecord
+
+    class PullDiesAfterCommit(KontentSyncPullOperator):
+        def _emit_asset_event(self, context: Any, summary: dict[str, Any]) -> None:
+            if context["ti"].try_number == 1:
+                FAILURES["pull"] = summary["next_token"]
+                raise RuntimeError("worker lost right after the commit")
+            super()._emit_asset_event(context, summary)
+
+    env_id = kontent_conn["id"]
+    ctl = kontent_emulator.control
+    with KontentClient(ClientConfig(env_id, base_url=kontent_emulator.base_url)) as client:
+        token = client.init_sync()
+    _set_db_variable(
+        "kontent_retry", TokenRecord.new(token, environment_id=env_id, mode="public", api_version=2).to_dict()
+    )
+    ctl.upsert_item(env_id, "a", "article", "en-US", elements={"title": "A"})
+    ctl.upsert_item(env_id, "b", "article", "en-US", elements={"title": "B"})
+
+    with DAG("kontent_retry_after_commit", schedule=None, start_date=START) as dag:
+        pull = PullDiesAfterCommit(
+            task_id="pull", variable_key="kontent_retry", retries=1, retry_delay=timedelta(0)
+        )
+
+        @task
+        def capture(summary: dict[str, Any]) -> None:
+            CAPTURED.append({"summary": summary, "try": get_current_context()["ti"].try_number})
+
+        capture(pull.output)
+
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert dr.get_task_instance("pull").try_number == 2
+    first_commit = FAILURES["pull"]  # what the dead attempt stored
+    summary = CAPTURED[-1]["summary"]
+    assert summary["previous_token"] == token  # not first_commit: nothing is skipped
+    assert {r["codename"] for r in summary["records"]} == {"a", "b"}
+    assert summary["committed"] is True
+    stored = _db_variable("kontent_retry")["token"]
+    assert stored == summary["next_token"] and stored != token
+    assert first_commit != token

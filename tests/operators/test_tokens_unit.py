@@ -179,3 +179,26 @@ def test_xcom_sink_compacts_and_guards_size():
     with pytest.raises(DeliveryTooLargeError, match="output_path") as err:
         small.write_page([_rec(str(i), "2026-01-01T00:00:01Z") for i in range(10)])
     assert "max_xcom_bytes=300" in str(err.value) and "No token was committed" in str(err.value)
+
+
+def test_sensor_deferrable_default_follows_operators_default_deferrable(monkeypatch):
+    from airflow_provider_kontent.sensors.sync import KontentSyncSensor
+
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
+    assert KontentSyncSensor(task_id="on").deferrable is True
+    assert KontentSyncSensor(task_id="forced_off", deferrable=False).deferrable is False
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
+    assert KontentSyncSensor(task_id="off").deferrable is False
+    assert KontentSyncSensor(task_id="forced_on", deferrable=True).deferrable is True
+
+
+def test_store_arguments_fail_at_parse_time():
+    from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
+
+    with pytest.raises(ValueError, match="token_store"):
+        KontentSyncPullOperator(task_id="bad_store", token_store="redis")
+    with pytest.raises(ValueError, match="asset="):
+        KontentSyncPullOperator(task_id="no_asset", token_store="asset")
+    asset = kontent_sync_asset(ENV)
+    pull = KontentSyncPullOperator(task_id="ok", token_store="asset", asset=asset)
+    assert asset in pull.outlets and asset not in pull.inlets

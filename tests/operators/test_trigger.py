@@ -37,6 +37,10 @@ def test_serialize_round_trip():
     assert path == "airflow_provider_kontent.triggers.sync.KontentSyncTrigger"
     assert out == kwargs
     assert KontentSyncTrigger(**out).serialize() == (path, kwargs)
+    # through Airflow's own encoding of trigger kwargs (what the DB stores and the triggerer reads)
+    from airflow.sdk.serde import deserialize, serialize
+
+    assert KontentSyncTrigger(**deserialize(serialize(out))).serialize() == (path, kwargs)
 
 
 async def test_success_event_with_pending_counts(monkeypatch, kontent_emulator, kontent_conn):
@@ -47,6 +51,7 @@ async def test_success_event_with_pending_counts(monkeypatch, kontent_emulator, 
     item = ctl.upsert_item(env["id"], "a", "article", "en-US", elements={"title": "A"})
     ctl.upsert_item(env["id"], "b", "article", "en-US", elements={"title": "B"})
     ctl.delete_variant(env["id"], item, "en-US")
+    ctl.clear_requests()
     event = await _first_event(
         KontentSyncTrigger(kontent_conn_id="kontent_default", token=token, poll_interval=0.1)
     )
@@ -56,9 +61,9 @@ async def test_success_event_with_pending_counts(monkeypatch, kontent_emulator, 
         "pending": {"items": {"changed": 1, "deleted": 1}},
         "total": 2,
     }
-    # read-only: only GET /sync, no init
-    methods = {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in ctl.requests(env["id"])}
-    assert ("GET", "sync") in methods
+    # read-only: the trigger made GET /sync calls only (no init, nothing else)
+    calls = {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in ctl.requests(env["id"])}
+    assert calls == {("GET", "sync")}
 
 
 async def test_filtered_out_pages_are_followed(kontent_emulator, kontent_conn, monkeypatch):
