@@ -1,41 +1,46 @@
 """``AsyncKontentClient``: the asyncio client (httpx) used by the trigger.
 
 It only fetches sync pages: init and token commits happen on workers, never in the triggerer, so a
-restarted trigger cannot cause side effects. Protocol, parsing, errors and retries are the same as in
-the blocking client.
+restarted trigger cannot cause side effects. Request building, parsing, errors and the retry policy
+come from the same modules as the blocking client (``protocol``, ``retry``); only the transport differs.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 
 from airflow_provider_kontent.client import protocol
 from airflow_provider_kontent.client.config import ClientConfig
-from airflow_provider_kontent.client.errors import KontentConnectionError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import SyncPage
-from airflow_provider_kontent.client.protocol import ApiRequest, ApiResponse, Protocol
-from airflow_provider_kontent.client.retry import LOGGER_NAME, async_retrying
-from airflow_provider_kontent.client.sync_client import _check_version, apply_client_filters, validate_token
+from airflow_provider_kontent.client.protocol import ApiRequest, ApiResponse, Protocol, apply_client_filters
+from airflow_provider_kontent.client.retry import async_retrying
 
 __all__ = ["AsyncKontentClient"]
 
-log = logging.getLogger(LOGGER_NAME)
+T = TypeVar("T")
+
+# httpx refuses to build or follow these requests; sending them again cannot help
+_PERMANENT_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooManyRedirects)
 
 
 class AsyncKontentClient:
-    """Async Kontent.ai client owning one ``httpx.AsyncClient`` (use ``async with`` or ``aclose``)."""
+    """Async Kontent.ai client owning one ``httpx.AsyncClient`` (use ``async with`` or ``aclose``).
+
+    It has no client-side rate limiter: a trigger makes one request per poll.
+    """
 
     def __init__(self, config: ClientConfig, *, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.protocol = Protocol(config)
         self._owns_client = client is None
         self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout), follow_redirects=True
+            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+            follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
+            verify=True,
         )
         self.filter_stats = FilterStats()
 
@@ -49,41 +54,35 @@ class AsyncKontentClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections (only of an ``httpx.AsyncClient`` this client created)."""
         if self._owns_client:
             await self.client.aclose()
 
     async def _send_once(self, request: ApiRequest) -> ApiResponse:
+        """One attempt: send and read the whole body."""
         try:
             resp = await self.client.request(
                 request.method, request.url, params=request.params or None, headers=request.headers
             )
-        except httpx.TransportError as exc:
-            raise KontentConnectionError(
-                f"{type(exc).__name__} while talking to Kontent.ai",
-                url=request.loggable_url,
-                method=request.method,
-            ) from exc
-        response = ApiResponse.build(
-            resp.status_code, resp.headers, resp.content, str(resp.url), request.method
-        )
-        protocol.check_complete(response)
-        return response
+        except httpx.RequestError as exc:
+            raise protocol.transport_error(exc, request, permanent=_PERMANENT_TRANSPORT_ERRORS) from exc
+        return ApiResponse.build(resp.status_code, resp.headers, resp.content, str(resp.url), request.method)
+
+    async def _call(
+        self, request: ApiRequest, parse: Callable[[ApiResponse], T], *, sync_endpoint: bool = False
+    ) -> T:
+        """Send with retries; an attempt succeeds only when the body was read and parsed."""
+
+        async def attempt() -> T:
+            return protocol.read_outcome(await self._send_once(request), parse, sync_endpoint=sync_endpoint)
+
+        return await async_retrying(self.config, request.method, request.loggable_url)(attempt)
 
     async def sync_page(
         self, token: str, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None
     ) -> SyncPage:
         """One page of changes after ``token`` (same semantics as ``KontentClient.sync_page``)."""
-        _check_version(api_version)
-        validate_token(token)
         sync_filters = SyncFilters.coerce(filters)
         request = self.protocol.sync_request(token, api_version)
-
-        async def attempt() -> SyncPage:
-            response = await self._send_once(request)
-            log.debug("Kontent %s %s -> %s", request.method, request.loggable_url, response.status)
-            if response.status >= 400:
-                raise protocol.error_from_response(response, sync_endpoint=True)
-            return protocol.parse_sync_page(response)
-
-        page = await async_retrying(self.config, request.method, request.loggable_url)(attempt)
+        page = await self._call(request, protocol.parse_sync_page, sync_endpoint=True)
         return apply_client_filters(page, sync_filters, api_version, self.filter_stats)

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field, fields
 from enum import Enum
+from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_kontent.client.errors import KontentConfigError
@@ -25,7 +26,7 @@ __all__ = [
 DEFAULT_PRODUCTION_URL = "https://deliver.kontent.ai"
 DEFAULT_PREVIEW_URL = "https://preview-deliver.kontent.ai"
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -46,18 +47,25 @@ class ApiMode(str, Enum):
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and loopback IPs: the only hosts a key may be sent to over plain http."""
+    """True for ``localhost`` and loopback IP literals: the only hosts a key may reach over plain http.
+
+    Deliberately narrow: ``*.localhost`` names, ``localhost.localdomain`` or ``127.0.0.1.example.com``
+    go through DNS on many systems and may resolve anywhere, so they count as remote.
+    """
     if not host:
         return False
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+    host = host.strip("[]").lower()
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
-def _positive_number(name: str, value, *, allow_zero: bool = False, integer: bool = False):
+def _positive_number(
+    name: str, value: Any, *, allow_zero: bool = False, integer: bool = False
+) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise KontentConfigError(f"must be a number, got {value!r}", field=name)
     if integer and int(value) != value:
@@ -65,6 +73,64 @@ def _positive_number(name: str, value, *, allow_zero: bool = False, integer: boo
     if value < 0 or (value == 0 and not allow_zero):
         raise KontentConfigError(f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}", field=name)
     return int(value) if integer else float(value)
+
+
+def _checked_api_key(key: Any) -> str | None:
+    """The key travels in an HTTP header: refuse anything a header cannot carry verbatim.
+
+    Checked here so a bad key fails with a message naming the setting, instead of an HTTP-library
+    error whose text (or ``args``) would quote the header value, i.e. the key itself.
+    """
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise KontentConfigError(f"must be a string, got {type(key).__name__}", field="api_key")
+    key = key.strip()
+    if key and not (key.isascii() and key.isprintable() and " " not in key):
+        raise KontentConfigError(
+            "contains spaces, line breaks or non-ASCII characters (value not shown)", field="api_key"
+        )
+    return key or None
+
+
+def _checked_base_url(base_url: str | None, mode: ApiMode) -> str | None:
+    """Validate a base URL override; the key may go only over https or to a loopback host.
+
+    Credentials in the URL are refused in every mode: the base URL appears in logs, error messages
+    and ``repr(config)``, so anything secret in it would leak there.
+    """
+    base = (base_url or "").strip().rstrip("/")
+    if not base:
+        return None
+    if any(c.isspace() or c == "\\" or not c.isprintable() for c in base):
+        raise KontentConfigError(
+            "must not contain spaces, backslashes or control characters", field="base_url"
+        )
+    parts = urlsplit(base)
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        raise KontentConfigError(f"has an invalid port: {base!r}", field="base_url") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise KontentConfigError(
+            f"must be an absolute http(s) URL such as https://proxy.example.com, got {base!r}",
+            field="base_url",
+        )
+    if "@" in parts.netloc:
+        raise KontentConfigError(
+            "must not contain credentials (user:password@); put the Delivery API key in api_key",
+            field="base_url",
+        )
+    if parts.query or parts.fragment:
+        raise KontentConfigError("must not contain a query or fragment", field="base_url")
+    if parts.scheme == "http" and mode.sends_key and not is_loopback_host(parts.hostname):
+        raise KontentConfigError(
+            f"is plain http on a non-loopback host ({parts.hostname}); the Delivery API key would "
+            "travel unencrypted. Use https (plain http is allowed only for 127.0.0.0/8, ::1 and localhost).",
+            field="base_url",
+        )
+    # urlsplit already lower-cased the scheme; keep the rest verbatim (a proxy path may be case-sensitive)
+    return parts.scheme + base[len(parts.scheme) :]
 
 
 @dataclass(frozen=True)
@@ -101,7 +167,7 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         env = (self.environment_id or "").strip() if isinstance(self.environment_id, str) else ""
-        if not _GUID.match(env) or env == _EMPTY_GUID:
+        if not _GUID.fullmatch(env) or env == _EMPTY_GUID:
             raise KontentConfigError(
                 f"must be a Kontent.ai environment GUID like 8d20758c-d74c-4f59-ae04-ee928c0816b7, "
                 f"got {self.environment_id!r}",
@@ -117,41 +183,15 @@ class ClientConfig:
             ) from None
         object.__setattr__(self, "mode", mode)
 
-        key = self.api_key.strip() if isinstance(self.api_key, str) else self.api_key
-        object.__setattr__(self, "api_key", key or None)
+        object.__setattr__(self, "api_key", _checked_api_key(self.api_key))
         if mode.sends_key and not self.api_key:
             kind = "preview" if mode is ApiMode.PREVIEW else "secure-access"
             raise KontentConfigError(
                 f"mode '{mode.value}' needs a {kind} Delivery API key, but none is set", field="api_key"
             )
-        if self.api_key and any(c in self.api_key for c in "\r\n"):
-            raise KontentConfigError("contains a line break", field="api_key")
+        object.__setattr__(self, "base_url", _checked_base_url(self.base_url, mode))
 
-        base = (self.base_url or "").strip().rstrip("/")
-        if base:
-            parts = urlsplit(base)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise KontentConfigError(
-                    f"must be an absolute http(s) URL such as https://proxy.example.com, got {base!r}",
-                    field="base_url",
-                )
-            if parts.query or parts.fragment:
-                raise KontentConfigError("must not contain a query or fragment", field="base_url")
-            if parts.scheme == "http" and mode.sends_key and not is_loopback_host(parts.hostname):
-                raise KontentConfigError(
-                    f"is plain http on a non-loopback host ({parts.hostname}); the Delivery API key would "
-                    "travel unencrypted. Use https (plain http is allowed only for 127.0.0.1/localhost).",
-                    field="base_url",
-                )
-        object.__setattr__(self, "base_url", base or None)
-
-        for name in (
-            "connect_timeout",
-            "read_timeout",
-            "backoff_initial",
-            "backoff_max",
-            "rate_limit_per_second",
-        ):
+        for name in ("connect_timeout", "read_timeout", "backoff_initial", "backoff_max"):
             object.__setattr__(self, name, _positive_number(name, getattr(self, name)))
         for name in ("max_retry_wait", "max_retry_after"):
             object.__setattr__(self, name, _positive_number(name, getattr(self, name), allow_zero=True))
@@ -171,7 +211,7 @@ class ClientConfig:
             return self.base_url
         return DEFAULT_PREVIEW_URL if self.mode is ApiMode.PREVIEW else DEFAULT_PRODUCTION_URL
 
-    def replace(self, **changes) -> ClientConfig:
+    def replace(self, **changes: Any) -> ClientConfig:
         """A copy with some settings changed (validated again)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)

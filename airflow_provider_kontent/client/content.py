@@ -5,7 +5,7 @@ Sync v2 deltas carry only ``system`` metadata. The documented recipe is one
 with ``X-KC-Wait-For-Loading-New-Content: true``. ``system.language=L`` stops fallback content from
 being stored as the ``L`` variant. The Delivery API limits URLs to 2,000 characters and uncached
 requests to 100/s per environment, so batches are sized with the real encoded URL and requests pass
-through a token bucket.
+through a sliding-window rate limiter.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class ContentBatch:
 
     ``items``: ``{(id, language): item}``; ``modular_content``: ``{language: {codename: item}}`` (the
     components of the fetched items); ``missing``: ``(id, language)`` pairs the API did not return
-    (unpublished, deleted or not processed yet: not an error); ``requests``: HTTP requests made.
+    (unpublished, deleted or not processed yet: not an error); ``requests``: batch requests that
+    succeeded, one per ``system.id[in]`` batch (retried attempts are not counted).
     """
 
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -48,49 +49,50 @@ def prepared_url_length(request: ApiRequest) -> int:
 
 
 def batch_ids(ids: list[str], build: Callable[[list[str]], ApiRequest], max_length: int) -> list[list[str]]:
-    """Split ``ids`` greedily into batches whose full prepared URL stays within ``max_length``.
+    """Split ``ids`` (in order) into as few batches as the URL limit allows.
 
-    Packing uses each id's encoded cost (``,<id>`` as the query encoder writes it), and every batch
-    is then checked against the real prepared URL and shrunk if the estimate was short, so the
-    limit holds whatever the encoding of the base URL, language codename or ids.
+    Each batch is the longest run of the remaining ids whose request URL, measured exactly as
+    ``requests`` prepares it (base URL, ``%5B``/``%5D``/``%2C``, the other parameters), is at most
+    ``max_length``. Adding an id only lengthens the URL, so filling every batch to the limit gives
+    the fewest requests. The size is first estimated from each id's encoded cost, then corrected
+    against the real URL (a batch's ``limit`` parameter grows a digit now and then).
     """
-    if not ids:
-        return []
-    base = prepared_url_length(build(ids[:1])) - _encoded_len(ids[0])
+
+    def fits(start: int, end: int) -> bool:
+        return prepared_url_length(build(ids[start:end])) <= max_length
+
     batches: list[list[str]] = []
-    current: list[str] = []
-    length = base
-    for item_id in ids:
-        cost = _encoded_len(item_id) + (_encoded_len(",") if current else 0)
-        if current and length + cost > max_length:
-            batches.append(current)
-            current, length = [], base
-            cost = _encoded_len(item_id)
-        current.append(item_id)
-        length += cost
-    batches.append(current)
-    return [part for batch in batches for part in _verified(batch, build, max_length)]
+    start = 0
+    while start < len(ids):
+        if not fits(start, start + 1):
+            raise KontentConfigError(
+                f"a request for a single id is longer than {max_length} characters", field="url_max_length"
+            )
+        room = max_length - prepared_url_length(build(ids[start : start + 1]))
+        end = _estimated_end(ids, start, room)
+        while end > start + 1 and not fits(start, end):
+            end -= 1
+        while end < len(ids) and fits(start, end + 1):
+            end += 1
+        batches.append(ids[start:end])
+        start = end
+    return batches
+
+
+def _estimated_end(ids: list[str], start: int, room: int) -> int:
+    """Where a batch starting at ``start`` would end if each further id cost ``,<id>`` encoded."""
+    end = start + 1
+    separator = _encoded_len(",")
+    while end < len(ids):
+        room -= separator + _encoded_len(ids[end])
+        if room < 0:
+            break
+        end += 1
+    return end
 
 
 def _encoded_len(text: str) -> int:
     return len(urlencode({"": text})) - 1
-
-
-def _verified(batch: list[str], build: Callable[[list[str]], ApiRequest], max_length: int) -> list[list[str]]:
-    """Shrink ``batch`` until its real URL fits; the removed tail becomes further batches."""
-    out: list[list[str]] = []
-    while batch:
-        size = len(batch)
-        while prepared_url_length(build(batch[:size])) > max_length:
-            size -= 1
-            if size == 0:
-                raise KontentConfigError(
-                    f"a request for a single id is longer than {max_length} characters",
-                    field="url_max_length",
-                )
-        out.append(batch[:size])
-        batch = batch[size:]
-    return out
 
 
 def group_changed_items(deltas: Iterable[Delta]) -> dict[str, list[str]]:
@@ -143,6 +145,7 @@ class RateLimiter:
             return start - now
 
     def acquire(self) -> None:
+        """Block until the next request may be sent (every attempt, retries included, passes here)."""
         delay = self._reserve()
         if delay > 0:
             time.sleep(delay)

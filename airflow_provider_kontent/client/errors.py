@@ -8,6 +8,8 @@ the API key: keys travel only in the ``Authorization`` header, which no error or
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "KontentAuthError",
     "KontentBadRequestError",
@@ -25,8 +27,10 @@ __all__ = [
 class KontentError(Exception):
     """Base class: a request to Kontent.ai (or its configuration) failed.
 
-    ``retryable`` tells the retry policy whether another attempt could succeed; ``retry_after`` is the
-    server's ``Retry-After`` in seconds when it sent one; ``attempts`` is set when retries gave up.
+    ``retryable`` tells the retry policy whether another attempt could succeed (a class default that
+    one error may override, e.g. a TLS certificate failure is a connection error that no retry can
+    fix); ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one; ``attempts`` is
+    set when retries gave up.
     """
 
     retryable: bool = False
@@ -43,6 +47,7 @@ class KontentError(Exception):
         method: str | None = None,
         hint: str | None = None,
         retry_after: float | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -55,6 +60,8 @@ class KontentError(Exception):
         self.hint = hint
         self.retry_after = retry_after
         self.attempts: int | None = None
+        if retryable is not None:
+            self.retryable = retryable
 
     def __str__(self) -> str:
         parts: list[str] = []
@@ -80,7 +87,7 @@ class KontentError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple:
         # Keep the keyword-only details when an error crosses a process boundary (pickling).
         return (_rebuild, (type(self), self.message, dict(self.__dict__)))
 
@@ -98,7 +105,7 @@ class KontentConfigError(KontentError, ValueError):
     ``field`` names the offending setting (``environment_id``, ``api_key``, ``base_url``, ...).
     """
 
-    def __init__(self, message: str, *, field: str | None = None, **kwargs) -> None:
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.field = field
 
@@ -140,7 +147,11 @@ class KontentServerError(KontentError):
 
 
 class KontentConnectionError(KontentError):
-    """The host could not be reached, timed out, or cut the connection mid-response (after retries)."""
+    """The host could not be reached, timed out, or cut the connection mid-response (after retries).
+
+    Not retried when retrying cannot help: a TLS certificate that fails verification, or a request
+    the HTTP library refuses to build (invalid URL or header).
+    """
 
     retryable = True
 

@@ -7,10 +7,14 @@ so the two cannot disagree about URLs, headers, parsing or error mapping. Nothin
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import os
+import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import pendulum
 
@@ -19,6 +23,7 @@ from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.errors import (
     KontentAuthError,
     KontentBadRequestError,
+    KontentConfigError,
     KontentConnectionError,
     KontentError,
     KontentInvalidTokenError,
@@ -27,22 +32,32 @@ from airflow_provider_kontent.client.errors import (
     KontentResponseError,
     KontentServerError,
 )
+from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import ARRAY_KINDS, Delta, SyncPage
 
 __all__ = [
     "INVALID_TOKEN_ERROR_CODE",
+    "LOGGER_NAME",
     "SOURCE_HEADER",
     "ApiRequest",
     "ApiResponse",
     "Protocol",
+    "apply_client_filters",
+    "certificate_failure",
+    "check_api_version",
     "error_from_response",
     "parse_json",
     "parse_retry_after",
+    "read_outcome",
+    "transport_error",
+    "validate_token",
 ]
 
 SOURCE_HEADER = f"airflow-provider-kontent;{__version__}"
 INVALID_TOKEN_ERROR_CODE = 107
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+LOGGER_NAME = "airflow_provider_kontent.client"
+log = logging.getLogger(LOGGER_NAME)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,11 +72,7 @@ class ApiRequest:
     @property
     def loggable_url(self) -> str:
         """The URL with its query, safe to log: keys travel only in headers."""
-        if not self.params:
-            return self.url
-        from urllib.parse import urlencode
-
-        return f"{self.url}?{urlencode(self.params)}"
+        return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
 
 
 @dataclass(frozen=True)
@@ -100,20 +111,24 @@ class Protocol:
         return headers
 
     def _sync_base(self, api_version: int) -> str:
+        check_api_version(api_version)
         if api_version == 2:
             return f"{self.base_url}/v2/{self.config.environment_id}"
-        if api_version == 1:
-            return self.env_url
-        raise ValueError(f"api_version must be 1 or 2, got {api_version!r}")
+        return self.env_url
 
     # --- Sync API ----------------------------------------------------------------------------
     def init_request(self, api_version: int = 2, query: list[tuple[str, str]] | None = None) -> ApiRequest:
+        """``POST .../sync/init``; only v1 takes the filter query (v2 has no init parameters)."""
         params = list(query or []) if api_version == 1 else []
         return ApiRequest("POST", f"{self._sync_base(api_version)}/sync/init", params, self.headers())
 
     def sync_request(self, token: str, api_version: int = 2) -> ApiRequest:
+        """``GET .../sync`` continuing from ``token`` (validated: it goes into a header verbatim)."""
         return ApiRequest(
-            "GET", f"{self._sync_base(api_version)}/sync", [], self.headers(**{"X-Continuation": token})
+            "GET",
+            f"{self._sync_base(api_version)}/sync",
+            [],
+            self.headers(**{"X-Continuation": validate_token(token)}),
         )
 
     # --- Delivery API ------------------------------------------------------------------------
@@ -147,6 +162,103 @@ class Protocol:
     def list_request(self, endpoint: str, skip: int, limit: int) -> ApiRequest:
         params = [("skip", str(skip)), ("limit", str(limit))]
         return ApiRequest("GET", f"{self.env_url}/{endpoint}", params, self.headers())
+
+
+# --- what the blocking and the async client share around one attempt ---------------------------
+def check_api_version(api_version: int) -> None:
+    if api_version not in (1, 2):
+        raise KontentConfigError(f"must be 1 or 2, got {api_version!r}", field="api_version")
+
+
+def validate_token(token: Any) -> str:
+    """A continuation token goes into a header verbatim: a non-empty, single-line, printable ASCII string.
+
+    Checked before sending so a bad value fails as a configuration error instead of being retried as
+    a transport failure (HTTP libraries refuse such headers only when the request is built).
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise KontentConfigError("a continuation token is required (got an empty value)", field="token")
+    if token != token.strip() or not (token.isascii() and token.isprintable()):
+        raise KontentConfigError(
+            "a continuation token must be single-line printable ASCII without surrounding spaces",
+            field="token",
+        )
+    return token
+
+
+def apply_client_filters(
+    page: SyncPage, filters: SyncFilters, api_version: int, totals: FilterStats | None = None
+) -> SyncPage:
+    """Evaluate ``filters`` on a v2 page (v1 pages were filtered by the server)."""
+    if api_version != 2 or filters.is_empty:
+        return page
+    kept, stats = filters.apply(page.deltas)
+    if totals is not None:
+        totals.add(stats)
+    page.deltas = kept
+    page.skipped = stats.skipped
+    return page
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (urllib3 keeps the cause in ``.reason``)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        reason = getattr(current, "reason", None)
+        current = current.__cause__ or current.__context__
+        if current is None and isinstance(reason, BaseException):
+            current = reason
+    return chain
+
+
+def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The failed TLS certificate check behind ``exc`` (anywhere in its cause chain), if any."""
+    return next((e for e in _causes(exc) if isinstance(e, ssl.SSLCertVerificationError)), None)
+
+
+def transport_error(
+    exc: BaseException, request: ApiRequest, *, permanent: tuple[type[BaseException], ...] = ()
+) -> KontentConnectionError:
+    """Turn an HTTP library's transport failure into ``KontentConnectionError``.
+
+    The message names the library's exception class and the root cause (``Connection refused``,
+    ``certificate verify failed: ...``) but never the library's own text, which can quote request
+    headers. A failed certificate check and the ``permanent`` classes (request-building errors of
+    the library) are not retryable: sending the same request again cannot succeed.
+    """
+    root = _causes(exc)[-1]
+    cert_failure = certificate_failure(exc)
+    if cert_failure is not None:
+        detail = f"TLS certificate verification failed: {cert_failure.verify_message or cert_failure.reason}"
+    elif isinstance(root, OSError) and isinstance(root.errno, int) and root.errno > 0:
+        detail = os.strerror(root.errno)  # asyncio words the same refusal differently; errno does not
+    elif isinstance(root, OSError) and root.strerror:
+        detail = root.strerror  # e.g. name resolution (negative gai error codes)
+    else:
+        detail = type(root).__name__
+    return KontentConnectionError(
+        f"connection failed: {type(exc).__name__} ({detail})",
+        url=request.loggable_url,
+        method=request.method,
+        retryable=not (cert_failure is not None or isinstance(exc, permanent)),
+    )
+
+
+def read_outcome(
+    response: ApiResponse, parse: Callable[[ApiResponse], T], *, sync_endpoint: bool = False
+) -> T:
+    """The result of one attempt: the parsed body, or the exception the retry policy judges.
+
+    A body shorter than ``Content-Length`` (a connection cut mid-body) raises a retryable error, so
+    an attempt only succeeds when the whole response arrived and parsed.
+    """
+    check_complete(response)
+    log.debug("Kontent %s %s -> %s", response.method, response.url, response.status)
+    if response.status >= 400:
+        raise error_from_response(response, sync_endpoint=sync_endpoint)
+    return parse(response)
 
 
 # --- response parsing --------------------------------------------------------------------------
@@ -194,21 +306,16 @@ def continuation_token(response: ApiResponse, *, required: bool = True) -> str |
 
 
 def parse_init(response: ApiResponse) -> str:
+    """The first token of a sync; the body (empty arrays) must still be JSON."""
     token = continuation_token(response)
     parse_json(response)  # validate that a JSON body came with it
     return token  # type: ignore[return-value]
 
 
 def parse_sync_page(response: ApiResponse) -> SyncPage:
+    """A Sync page: the four arrays (each optional) and the token; a page without a token is malformed."""
     token = continuation_token(response)
-    body = parse_json(response)
-    if not isinstance(body, dict):
-        raise KontentResponseError(
-            f"expected a JSON object, got {type(body).__name__}",
-            status=response.status,
-            url=response.url,
-            method=response.method,
-        )
+    body = parse_object(response)
     deltas: list[Delta] = []
     for array, kind in ARRAY_KINDS.items():
         entries = body.get(array)
@@ -225,6 +332,7 @@ def parse_sync_page(response: ApiResponse) -> SyncPage:
 
 
 def parse_object(response: ApiResponse) -> dict[str, Any]:
+    """A JSON object body; any other JSON value breaks the API contract (retryable, like non-JSON)."""
     body = parse_json(response)
     if not isinstance(body, dict):
         raise KontentResponseError(

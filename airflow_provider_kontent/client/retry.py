@@ -3,29 +3,29 @@
 One attempt is: send, read the whole body, parse. So a connection cut mid-body, a non-JSON body or a
 missing ``X-Continuation`` are retried exactly like a 5xx. What retries is decided by the exception's
 ``retryable`` flag (429, 408, 5xx, connection/timeout errors, malformed responses); 400/401/403/404
-never retry.
+never retry, nor does a TLS certificate that fails verification.
 
 Waits: ``Retry-After`` when the server sent one (seconds or an HTTP date, clamped to
-``max_retry_after``), otherwise exponential backoff with full jitter
-(``uniform(0, min(backoff_max, backoff_initial * 2**(n-1)))``). The run stops after ``max_attempts``
-attempts or when the next wait would push the total sleep past ``max_retry_wait``; the last error is
-then raised with ``attempts`` set. Every retry is logged at WARNING on ``airflow_provider_kontent.client``.
+``max_retry_after``), otherwise exponential backoff with full jitter (tenacity's
+``wait_random_exponential``: ``uniform(0, min(backoff_max, backoff_initial * 2**(n-1)))``). The run
+stops after ``max_attempts`` attempts or when the next wait would push the total sleep past
+``max_retry_wait``; the last error is then raised with ``attempts`` set. Every retry is logged at
+WARNING on ``airflow_provider_kontent.client`` with the reason and the wait.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
 from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.errors import KontentError, KontentResponseError
+from airflow_provider_kontent.client.protocol import LOGGER_NAME
 
 __all__ = ["LOGGER_NAME", "async_retrying", "compute_wait", "is_retryable", "retrying"]
 
-LOGGER_NAME = "airflow_provider_kontent.client"
 log = logging.getLogger(LOGGER_NAME)
 
 
@@ -34,22 +34,39 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def compute_wait(config: ClientConfig, attempt: int, exc: BaseException | None) -> float:
-    """Seconds to sleep before attempt ``attempt + 1``."""
+    """Seconds to sleep after attempt number ``attempt`` failed with ``exc``."""
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         return min(float(retry_after), config.max_retry_after)
-    ceiling = min(config.backoff_max, config.backoff_initial * (2 ** max(0, attempt - 1)))
-    return random.uniform(0, ceiling)
+    backoff = wait_random_exponential(multiplier=config.backoff_initial, max=config.backoff_max)
+    return float(backoff(_AttemptNumber(attempt)))  # type: ignore[arg-type]
+
+
+class _AttemptNumber:
+    """The one field of ``RetryCallState`` tenacity's wait strategies read."""
+
+    def __init__(self, attempt_number: int) -> None:
+        self.attempt_number = attempt_number
 
 
 def _reason(exc: BaseException | None) -> str:
+    """Why an attempt failed, for the retry log line: the status, or what went wrong on the wire."""
     if isinstance(exc, KontentResponseError):
         return f"malformed response: {exc.message}"
     if isinstance(exc, KontentError) and exc.status is not None:
         return f"HTTP {exc.status}"
-    if isinstance(exc, KontentError) and exc.__cause__ is not None:
-        return type(exc.__cause__).__name__
+    if isinstance(exc, KontentError):
+        return exc.message
     return type(exc).__name__ if exc else "unknown"
+
+
+def _wait_origin(config: ClientConfig, exc: BaseException | None) -> str:
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None:
+        return "backoff with jitter"
+    if retry_after > config.max_retry_after:
+        return f"Retry-After {retry_after:g}s, capped by max_retry_after"
+    return "Retry-After"
 
 
 class _Policy:
@@ -65,6 +82,7 @@ class _Policy:
         return compute_wait(self.config, state.attempt_number, exc)
 
     def stop(self, state: RetryCallState) -> bool:
+        """Bounded twice: by attempts, and by the total sleep (tenacity computes the wait first)."""
         if state.attempt_number >= self.config.max_attempts:
             return True
         return state.idle_for + (state.upcoming_sleep or 0.0) > self.config.max_retry_wait
@@ -72,13 +90,14 @@ class _Policy:
     def before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
-            "Kontent request %s %s: attempt %d/%d failed (%s); retrying in %.2fs",
+            "Kontent request %s %s: attempt %d/%d failed (%s); retrying in %.2fs (%s)",
             self.method,
             self.url,
             state.attempt_number,
             self.config.max_attempts,
             _reason(exc),
             state.upcoming_sleep,
+            _wait_origin(self.config, exc),
         )
 
     def give_up(self, state: RetryCallState) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,11 +20,18 @@ from airflow_provider_kontent.client.content import (
     batch_ids,
     group_changed_items,
 )
-from airflow_provider_kontent.client.errors import KontentConfigError, KontentConnectionError
+from airflow_provider_kontent.client.errors import KontentConfigError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
-from airflow_provider_kontent.client.protocol import ApiRequest, ApiResponse, Protocol
-from airflow_provider_kontent.client.retry import LOGGER_NAME, retrying
+from airflow_provider_kontent.client.protocol import (
+    LOGGER_NAME,
+    ApiRequest,
+    ApiResponse,
+    Protocol,
+    apply_client_filters,
+    validate_token,
+)
+from airflow_provider_kontent.client.retry import retrying
 
 __all__ = ["FeedPage", "KontentClient", "validate_token"]
 
@@ -32,15 +39,14 @@ log = logging.getLogger(LOGGER_NAME)
 T = TypeVar("T")
 
 _TRANSPORT_ERRORS = (requests.exceptions.RequestException, Urllib3HTTPError, OSError)
-
-
-def validate_token(token: Any) -> str:
-    """A continuation token goes into a header verbatim: it must be a non-empty single-line string."""
-    if not isinstance(token, str) or not token.strip():
-        raise KontentConfigError("a continuation token is required (got an empty value)", field="token")
-    if any(c in token for c in "\r\n") or not token.isascii():
-        raise KontentConfigError("a continuation token must be single-line ASCII", field="token")
-    return token
+# requests refuses to build these requests at all; sending them again cannot help
+_PERMANENT_TRANSPORT_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.TooManyRedirects,
+)
 
 
 @dataclass
@@ -56,9 +62,16 @@ class KontentClient:
     """Blocking Kontent.ai client; one ``requests.Session`` per client (use as a context manager).
 
     Thread-safe for the content fetch it runs itself; create one client per thread for anything else.
+    A caller's ``session`` must keep TLS verification on (``verify`` may be a CA bundle path).
     """
 
     def __init__(self, config: ClientConfig, *, session: requests.Session | None = None) -> None:
+        if session is not None and session.verify is False:
+            raise KontentConfigError(
+                "the given requests.Session has TLS verification turned off (verify=False); "
+                "the client never sends a Delivery API key without it",
+                field="session",
+            )
         self.config = config
         self.protocol = Protocol(config)
         self._owns_session = session is None
@@ -82,12 +95,13 @@ class KontentClient:
         self.close()
 
     def close(self) -> None:
+        """Close the session's connections (only a session this client created)."""
         if self._owns_session:
             self.session.close()
 
     # --- transport ---------------------------------------------------------------------------
     def _send_once(self, request: ApiRequest) -> ApiResponse:
-        """One attempt: send and read the whole body; transport failures become KontentConnectionError."""
+        """One attempt: wait for the rate limiter, send, and read the whole body."""
         self.rate_limiter.acquire()
         try:
             resp = self.session.request(
@@ -99,16 +113,10 @@ class KontentClient:
             )
             content = resp.content
         except _TRANSPORT_ERRORS as exc:
-            raise KontentConnectionError(
-                f"{type(exc).__name__} while talking to Kontent.ai",
-                url=request.loggable_url,
-                method=request.method,
-            ) from exc
-        response = ApiResponse.build(
+            raise protocol.transport_error(exc, request, permanent=_PERMANENT_TRANSPORT_ERRORS) from exc
+        return ApiResponse.build(
             resp.status_code, resp.headers, content, resp.url or request.url, request.method
         )
-        protocol.check_complete(response)
-        return response
 
     def _call(
         self, request: ApiRequest, parse: Callable[[ApiResponse], T], *, sync_endpoint: bool = False
@@ -116,11 +124,7 @@ class KontentClient:
         """Send with retries; an attempt succeeds only when the body was read and parsed."""
 
         def attempt() -> T:
-            response = self._send_once(request)
-            log.debug("Kontent %s %s -> %s", request.method, request.loggable_url, response.status)
-            if response.status >= 400:
-                raise protocol.error_from_response(response, sync_endpoint=sync_endpoint)
-            return parse(response)
+            return protocol.read_outcome(self._send_once(request), parse, sync_endpoint=sync_endpoint)
 
         return retrying(self.config, request.method, request.loggable_url)(attempt)
 
@@ -132,7 +136,6 @@ class KontentClient:
         filters, so there they are validated here and must be passed to ``sync_page``/``iter_pages``,
         which apply them client-side.
         """
-        _check_version(api_version)
         sync_filters = SyncFilters.coerce(filters)
         request = self.protocol.init_request(api_version, sync_filters.to_query())
         return self._call(request, protocol.parse_init, sync_endpoint=True)
@@ -145,12 +148,9 @@ class KontentClient:
         ``filters`` are applied client-side on v2 (``page.skipped`` counts the dropped deltas, and
         ``self.filter_stats`` accumulates); on v1 the token already carries them.
         """
-        _check_version(api_version)
-        validate_token(token)
         sync_filters = SyncFilters.coerce(filters)
-        page = self._call(
-            self.protocol.sync_request(token, api_version), protocol.parse_sync_page, sync_endpoint=True
-        )
+        request = self.protocol.sync_request(token, api_version)
+        page = self._call(request, protocol.parse_sync_page, sync_endpoint=True)
         return apply_client_filters(page, sync_filters, api_version, self.filter_stats)
 
     def iter_pages(
@@ -183,46 +183,40 @@ class KontentClient:
 
         Ids are grouped by language and packed into ``system.id[in]`` batches under
         ``url_max_length``; batches run on ``max_concurrency`` threads through the rate limiter.
-        Items not returned are listed in ``missing`` rather than raised.
+        Items not returned are listed in ``missing`` rather than raised. If a batch fails for good,
+        batches not started yet are cancelled and the error is raised.
         """
         grouped = group_changed_items(deltas)
         if language is not None:
-            grouped = {language: grouped.get(language, [])} if grouped.get(language) else {}
-        jobs: list[tuple[str, list[str]]] = []
-        for lang, ids in grouped.items():
+            grouped = {language: grouped[language]} if grouped.get(language) else {}
+        jobs = [
+            (lang, batch)
+            for lang, ids in grouped.items()
             for batch in batch_ids(
                 ids,
                 lambda chunk, lang=lang: self.protocol.items_by_id_request(lang, chunk),
                 self.config.url_max_length,
-            ):
-                jobs.append((lang, batch))
+            )
+        ]
         result = ContentBatch()
         if not jobs:
             return result
 
-        def run(job: tuple[str, list[str]]) -> tuple[str, list[str], dict[str, Any]]:
+        def fetch(job: tuple[str, list[str]]) -> dict[str, Any]:
             lang, ids = job
-            body = self._call(self.protocol.items_by_id_request(lang, ids), protocol.parse_object)
-            return lang, ids, body
+            return self._call(self.protocol.items_by_id_request(lang, ids), protocol.parse_object)
 
         workers = min(self.config.max_concurrency, len(jobs))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kontent-fetch") as pool:
-            outcomes = list(pool.map(run, jobs))
-        for lang, ids, body in outcomes:
+            futures = [pool.submit(fetch, job) for job in jobs]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done):
+                for future in futures:
+                    future.cancel()
+        for (lang, ids), future in zip(jobs, futures, strict=True):
+            body = future.result()  # raises the first failure
             result.requests += 1
-            returned = {}
-            for item in body.get("items") or []:
-                system = item.get("system") if isinstance(item, dict) else None
-                if isinstance(system, dict) and system.get("id"):
-                    returned[system["id"]] = item
-            for item_id in ids:
-                if item_id in returned:
-                    result.items[(item_id, lang)] = returned[item_id]
-                else:
-                    result.missing.append((item_id, lang))
-            modular = body.get("modular_content")
-            if isinstance(modular, dict) and modular:
-                result.modular_content.setdefault(lang, {}).update(modular)
+            _collect(result, lang, ids, body)
         if result.missing:
             log.info(
                 "Kontent fetch: %d item variant(s) not available (yet): %s",
@@ -253,45 +247,50 @@ class KontentClient:
             yield from page.items
 
     # --- Delivery API: content model ---------------------------------------------------------
-    def _list_all(self, endpoint: str, key: str, page_size: int = 100) -> list[dict[str, Any]]:
+    def _list_all(self, endpoint: str, page_size: int) -> list[dict[str, Any]]:
+        """Every entry of a ``skip``/``limit`` listing; the next ``skip`` is counted here, not taken
+        from ``pagination.next_page``, whose query Kontent.ai does not document."""
+        if page_size < 1:
+            raise KontentConfigError("must be >= 1", field="page_size")
         out: list[dict[str, Any]] = []
-        skip = 0
         while True:
-            body = self._call(self.protocol.list_request(endpoint, skip, page_size), protocol.parse_object)
-            entries = body.get(key) or []
+            body = self._call(
+                self.protocol.list_request(endpoint, len(out), page_size), protocol.parse_object
+            )
+            entries = body.get(endpoint) or []
             out.extend(entries)
             next_page = (body.get("pagination") or {}).get("next_page")
             if not entries or not next_page or len(entries) < page_size:
                 return out
-            skip += len(entries)
 
-    def list_types(self) -> list[dict[str, Any]]:
-        return self._list_all("types", "types")
+    def list_types(self, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """All content types (``GET /types``, every page)."""
+        return self._list_all("types", page_size)
 
-    def list_taxonomies(self) -> list[dict[str, Any]]:
-        return self._list_all("taxonomies", "taxonomies")
+    def list_taxonomies(self, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """All taxonomy groups (``GET /taxonomies``, every page)."""
+        return self._list_all("taxonomies", page_size)
 
-    def list_languages(self) -> list[dict[str, Any]]:
-        return self._list_all("languages", "languages")
-
-
-def _check_version(api_version: int) -> None:
-    if api_version not in (1, 2):
-        raise KontentConfigError(f"must be 1 or 2, got {api_version!r}", field="api_version")
+    def list_languages(self, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """All languages (``GET /languages``, every page)."""
+        return self._list_all("languages", page_size)
 
 
-def apply_client_filters(
-    page: SyncPage, filters: SyncFilters, api_version: int, totals: FilterStats | None = None
-) -> SyncPage:
-    """Evaluate ``filters`` on a v2 page (v1 pages were filtered by the server)."""
-    if api_version != 2 or filters.is_empty:
-        return page
-    kept, stats = filters.apply(page.deltas)
-    if totals is not None:
-        totals.add(stats)
-    page.deltas = kept
-    page.skipped = stats.skipped
-    return page
+def _collect(result: ContentBatch, language: str, ids: list[str], body: dict[str, Any]) -> None:
+    """Match one batch's response to the ids asked for; ids not returned are ``missing``."""
+    returned = {}
+    for item in body.get("items") or []:
+        system = item.get("system") if isinstance(item, dict) else None
+        if isinstance(system, dict) and system.get("id"):
+            returned[system["id"]] = item
+    for item_id in ids:
+        if item_id in returned:
+            result.items[(item_id, language)] = returned[item_id]
+        else:
+            result.missing.append((item_id, language))
+    modular = body.get("modular_content")
+    if isinstance(modular, dict) and modular:
+        result.modular_content.setdefault(language, {}).update(modular)
 
 
 def _parse_feed_page(response: ApiResponse) -> FeedPage:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_kontent import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_kontent.client import (
+    ApiMode,
     AsyncKontentClient,
     ClientConfig,
     KontentAuthError,
@@ -27,14 +29,24 @@ from airflow_provider_kontent.client import (
     KontentError,
     KontentNotFoundError,
     KontentRateLimitError,
+    KontentResponseError,
     KontentServerError,
 )
-from airflow_provider_kontent.client.config import ApiMode
+from airflow_provider_kontent.client.protocol import certificate_failure
 
-__all__ = ["KontentHook", "config_from_connection_fields", "legacy_form_spec", "legacy_ui_field_behaviour"]
+__all__ = [
+    "CONNECTION_EXTRAS",
+    "KontentHook",
+    "config_from_connection_fields",
+    "explain_failure",
+    "legacy_form_spec",
+    "legacy_ui_field_behaviour",
+]
 
 _FLOAT_EXTRAS = ("connect_timeout", "read_timeout", "max_retry_wait")
 _INT_EXTRAS = ("max_attempts",)
+# every extra the hook reads; the connection form (CONN_FIELDS) must offer exactly these
+CONNECTION_EXTRAS = ("environment_id", "mode", *_FLOAT_EXTRAS, *_INT_EXTRAS)
 
 
 def _coerce(conn_id: str, name: str, value: Any, kind: type) -> Any:
@@ -56,13 +68,26 @@ def _coerce(conn_id: str, name: str, value: Any, kind: type) -> Any:
 
 
 def _base_url(host: str | None, port: int | None) -> str | None:
-    """``host`` may be a full URL (kept verbatim) or a bare host name (then https, plus the port)."""
+    """``host`` may be a full URL (kept verbatim) or a bare host name (then https).
+
+    The port field, when set, is added to a URL that names no port of its own, so a connection
+    written as host ``http://127.0.0.1`` + port ``8123`` means what it says.
+    """
     host = (host or "").strip()
     if not host:
         return None
-    if "://" in host:
+    if "://" not in host:
+        return f"https://{host}:{port}" if port else f"https://{host}"
+    if not port:
         return host
-    return f"https://{host}:{port}" if port else f"https://{host}"
+    parts = urlsplit(host)
+    try:
+        has_port = parts.port is not None
+    except ValueError:
+        return host  # ClientConfig reports the bad port, naming the field
+    if has_port or not parts.hostname:
+        return host
+    return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
 
 
 def config_from_connection_fields(
@@ -145,6 +170,9 @@ class KontentHook(BaseHook):
     :param kontent_conn_id: the connection id (type ``kontent``).
     :param client_overrides: ``ClientConfig`` settings that win over the connection (e.g.
         ``max_concurrency=8`` or ``backoff_initial=0.1``).
+
+    The hook only turns the connection into a ``ClientConfig`` and a client; all HTTP behaviour
+    (retries, errors, security checks) lives in ``airflow_provider_kontent.client``.
     """
 
     conn_name_attr = "kontent_conn_id"
@@ -183,13 +211,9 @@ class KontentHook(BaseHook):
         return widgets
 
     # --- configuration -------------------------------------------------------------------------
-    @cached_property
-    def connection(self):
-        return self.get_connection(self.kontent_conn_id)
-
-    @cached_property
-    def client_config(self) -> ClientConfig:
-        conn = self.connection
+    def _config_from(self, conn: Any) -> ClientConfig:
+        """``ClientConfig`` from an Airflow ``Connection``; the connection itself is not kept, because
+        its ``repr`` shows the password."""
         return config_from_connection_fields(
             self.kontent_conn_id,
             host=conn.host,
@@ -198,6 +222,11 @@ class KontentHook(BaseHook):
             extra=_extra_dict(self.kontent_conn_id, conn.extra),
             overrides=self.client_overrides,
         )
+
+    @cached_property
+    def client_config(self) -> ClientConfig:
+        """The validated settings (read once); errors name the connection and the field."""
+        return self._config_from(self.get_connection(self.kontent_conn_id))
 
     @property
     def environment_id(self) -> str:
@@ -214,22 +243,14 @@ class KontentHook(BaseHook):
         return self._client
 
     def close(self) -> None:
+        """Close the cached client's connections; ``get_conn`` makes a new client afterwards."""
         if self._client is not None:
             self._client.close()
             self._client = None
 
     async def aget_async_client(self) -> AsyncKontentClient:
         """An ``AsyncKontentClient`` for triggers: the connection is read asynchronously, no sync calls."""
-        conn = await BaseHook.aget_connection(self.kontent_conn_id)
-        config = config_from_connection_fields(
-            self.kontent_conn_id,
-            host=conn.host,
-            port=conn.port,
-            password=conn.password,
-            extra=_extra_dict(self.kontent_conn_id, conn.extra),
-            overrides=self.client_overrides,
-        )
-        return AsyncKontentClient(config)
+        return AsyncKontentClient(self._config_from(await BaseHook.aget_connection(self.kontent_conn_id)))
 
     # --- connection test -----------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
@@ -275,8 +296,15 @@ def explain_failure(exc: KontentError, config: ClientConfig) -> str:
                 "'secure' and put the key in the password field."
             )
         return text + details
+    if isinstance(exc, KontentConnectionError) and certificate_failure(exc) is not None:
+        return (
+            f"The TLS certificate of {base} could not be verified (verification is never turned off): "
+            f"use a host with a trusted certificate, or add its CA to REQUESTS_CA_BUNDLE.{details}"
+        )
     if isinstance(exc, KontentConnectionError):
         return f"Cannot reach {base}: check the base URL, DNS, proxy and firewall.{details}"
+    if isinstance(exc, KontentResponseError):
+        return f"{base} did not answer like the Kontent.ai Delivery API: check the base URL.{details}"
     if isinstance(exc, KontentRateLimitError):
         return f"Kontent.ai rate limit hit; try again later.{details}"
     if isinstance(exc, KontentServerError):

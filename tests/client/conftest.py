@@ -1,4 +1,6 @@
-"""Shared helpers for client tests: fast retry settings and a guard that no API key leaks.
+"""Shared helpers for client tests: fast retry settings, a guard that no API key leaks, a closed port,
+and a tiny scripted HTTP(S) server for what the emulator cannot send (an HTTP-date ``Retry-After``, a
+self-signed TLS certificate).
 
 The ``secret_guard`` fixture captures every log record (DEBUG, every logger including urllib3) and
 collects exception texts the test hands to it; at teardown it asserts that none of the keys it was
@@ -7,8 +9,16 @@ told about appears anywhere.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import logging
-from collections.abc import Iterator
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +84,121 @@ def secret_guard(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixtur
         for env in emulator.control.list_environments():
             guard.watch(env.get("secure_key"), env.get("preview_key"), *env.get("revoked_keys", []))
     guard.check()
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released), so a connection is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_requests(
+    ctl, env_id: str, predicate: Callable[[list[dict]], bool], timeout: float = 5.0
+) -> list:
+    """The emulator logs a dropped or cut request only after closing its socket, which can be after
+    the client already retried; wait (bounded) for the log to catch up instead of racing it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logged = ctl.requests(env_id)
+        if predicate(logged) or time.monotonic() > deadline:
+            return logged
+        time.sleep(0.02)
+
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+class ScriptedServer:
+    """A real HTTP server on 127.0.0.1 answering from a list of replies (the last one repeats).
+
+    ``requests`` records ``(method, path, headers)`` of every request that got through.
+    """
+
+    def __init__(self, replies: list[Reply], tls: ssl.SSLContext | None = None) -> None:
+        self.replies = list(replies)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                server.requests.append((self.command, self.path, dict(self.headers)))
+                status, headers, body = (
+                    server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
+                )
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:  # keep pytest output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
+    """Factory: ``scripted_server(replies, tls=None)``; every server is shut down after the test."""
+    servers: list[ScriptedServer] = []
+
+    def start(replies: list[Reply], tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        servers.append(ScriptedServer(replies, tls))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def self_signed_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1 with a self-signed certificate, and the certificate file."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file

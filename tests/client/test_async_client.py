@@ -11,7 +11,8 @@ from airflow_provider_kontent.client import (
     KontentInvalidTokenError,
     KontentServerError,
 )
-from tests.client.conftest import make_config
+from airflow_provider_kontent.client.protocol import SOURCE_HEADER
+from tests.client.conftest import closed_port, make_config
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ async def test_async_pages_match_the_blocking_client(prepared, secret_guard):
     ctl, env, cfg, token, expected = prepared
     secret_guard.watch(env["secure_key"])
     got = []
+    ctl.clear_requests()
     async with AsyncKontentClient(cfg) as client:
         while True:
             page = await client.sync_page(token)
@@ -38,6 +40,9 @@ async def test_async_pages_match_the_blocking_client(prepared, secret_guard):
             if page.is_empty:
                 break
     assert got == expected
+    for request in ctl.requests(env["id"]):  # same headers as the blocking client
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        assert headers["x-kc-source"] == SOURCE_HEADER and headers["authorization"] == "Bearer ***"
 
 
 @pytest.mark.parametrize("action", ["cut_body", "drop", "not_json", "status"])
@@ -67,8 +72,10 @@ async def test_async_client_side_filters_and_unreachable_host(prepared, secret_g
     assert page.received == len(expected[0]) and page.skipped == 4
     assert [d.kind.value for d in page.deltas] == ["type"]
     secret_guard.watch(env["secure_key"])
-    async with AsyncKontentClient(cfg.replace(base_url="http://127.0.0.1:9", max_attempts=2)) as client:
+    closed = cfg.replace(base_url=f"http://127.0.0.1:{closed_port()}", max_attempts=2)
+    async with AsyncKontentClient(closed) as client:
         with pytest.raises(KontentConnectionError) as err:
             await client.sync_page(token)
     secret_guard.record(err.value)
-    assert type(err.value.__cause__).__name__ == "ConnectError"
+    assert type(err.value.__cause__).__name__ == "ConnectError" and err.value.attempts == 2
+    assert "ConnectError (Connection refused)" in str(err.value)

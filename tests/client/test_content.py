@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from airflow_provider_kontent.client import ChangeType, EntityKind, KontentClient, KontentConfigError
+from airflow_provider_kontent.client import (
+    ChangeType,
+    EntityKind,
+    KontentBadRequestError,
+    KontentClient,
+    KontentConfigError,
+)
 from airflow_provider_kontent.client.content import RateLimiter, batch_ids, prepared_url_length
 from tests.client.conftest import make_config
 
@@ -23,8 +27,10 @@ def changed_items(client, token):
 
 @pytest.mark.parametrize("url_max_length", [2000, 700])
 def test_fetch_items_batches_ids_within_the_url_limit(kontent_emulator, url_max_length):
+    """The emulator enforces the same limit on the full URL (414 above it), so a batch that is one id
+    too long would fail the fetch; every batch but the last per language must also be full."""
     ctl = kontent_emulator.control
-    env = ctl.create_environment(languages=LANGS)
+    env = ctl.create_environment(languages=LANGS, url_max_length=url_max_length)
     cfg = make_config(env, kontent_emulator.base_url, url_max_length=url_max_length, max_concurrency=3)
     with KontentClient(cfg) as client:
         token = client.init_sync()
@@ -35,25 +41,42 @@ def test_fetch_items_batches_ids_within_the_url_limit(kontent_emulator, url_max_
         batch = client.fetch_items(deltas)
     logged = item_requests(ctl, env)
     assert batch.requests == len(logged) and all(r["status"] == 200 for r in logged)
-    per_language = {"en-US": 100, "de": 30}
-    # the fewest requests the URL limit allows: ids are UUIDs, each costs the same in the URL
-    one = prepared_url_length(client.protocol.items_by_id_request("en-US", [deltas[0].id]))
-    per_request = 1 + (url_max_length - one) // len("%2C" + "x" * 36)  # each further id adds ",<uuid>"
-    assert len(logged) == sum(math.ceil(n / per_request) for n in per_language.values())
+    wanted = {lang: [d.id for d in deltas if d.language == lang] for lang in ("en-US", "de")}
+    sent: dict[str, list[list[str]]] = {"en-US": [], "de": []}
     for request in logged:
         query = request["query"]
         ids = query["system.id[in]"].split(",")
         assert query["language"] == query["system.language"] and query["depth"] == "0"
         assert query["limit"] == str(len(ids))
-        assert {k.lower(): v for k, v in request["headers"].items()}[
-            "x-kc-wait-for-loading-new-content"
-        ] == "true"
-        url = client.protocol.items_by_id_request(query["language"], ids)
-        assert prepared_url_length(url) <= url_max_length
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        assert headers["x-kc-wait-for-loading-new-content"] == "true"
+        sent[query["language"]].append(ids)
+    for lang, batches in sent.items():
+        assert sorted(i for b in batches for i in b) == sorted(wanted[lang])  # each id exactly once
+        batches.sort(key=len, reverse=True)  # batches run concurrently: the log order is arbitrary
+        for full in batches[:-1]:  # one more id would not have fit
+            longer = client.protocol.items_by_id_request(lang, [*full, full[0]])
+            assert prepared_url_length(longer) > url_max_length
+    if url_max_length == 2000:  # docs: about 47 UUIDs fit a 2,000-character Delivery URL
+        assert min(len(b) for b in sent["en-US"][:-1]) >= 45
     assert len(batch.items) == 130 and batch.missing == []
     for (item_id, language), item in batch.items.items():
         assert item["system"]["id"] == item_id and item["system"]["language"] == language
         assert item["elements"]["title"]["value"].startswith("Generated item")
+
+
+def test_a_url_over_the_server_limit_is_refused_not_retried(kontent_emulator):
+    """The control for the test above: the emulator really rejects a URL over its limit."""
+    ctl = kontent_emulator.control
+    env = ctl.create_environment(url_max_length=700)
+    with KontentClient(make_config(env, kontent_emulator.base_url, url_max_length=2000)) as client:
+        token = client.init_sync()
+        ctl.generate_changes(env["id"], 20)
+        deltas = changed_items(client, token)
+        ctl.clear_requests()
+        with pytest.raises(KontentBadRequestError) as err:
+            client.fetch_items(deltas)
+    assert err.value.status == 414 and [r["status"] for r in item_requests(ctl, env)] == [414]
 
 
 def test_missing_and_deleted_items(kontent_emulator):
@@ -77,7 +100,7 @@ def test_missing_and_deleted_items(kontent_emulator):
     assert item_requests(ctl, env) == []
 
 
-def test_depth_zero_leaves_linked_items_out(kontent_emulator):
+def test_depth_zero_leaves_linked_items_out_and_keeps_components(kontent_emulator):
     ctl = kontent_emulator.control
     env = ctl.create_environment()
     ctl.upsert_type(env["id"], "quote", elements={"text": {"type": "text", "name": "Text"}})
@@ -89,13 +112,22 @@ def test_depth_zero_leaves_linked_items_out(kontent_emulator):
             "related": {"type": "modular_content", "name": "Rel"},
         },
     )
+    component_id = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    component_codename = "n" + component_id.replace("-", "_")
+    body = {
+        "value": '<object type="application/kenticocloud" data-type="item" data-rel="component" '
+        f'data-codename="{component_codename}"></object>',
+        "components": {component_id: {"type": "quote", "elements": {"text": "a component"}}},
+    }
     with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
         token = client.init_sync()
         ctl.upsert_item(env["id"], "other", "quote", "en-US", elements={"text": "linked, not a component"})
-        ctl.upsert_item(env["id"], "main", "article", "en-US", elements={"related": ["other"]})
+        ctl.upsert_item(env["id"], "main", "article", "en-US", elements={"related": ["other"], "body": body})
         batch = client.fetch_items(changed_items(client, token))
-    assert len(batch.items) == 2
-    assert "other" not in batch.modular_content.get("en-US", {})  # depth=0: no linked items
+    assert {item["system"]["codename"] for item in batch.items.values()} == {"main", "other"}
+    pool = batch.modular_content.get("en-US", {})
+    assert "other" not in pool  # depth=0: no linked items
+    assert pool[component_codename]["elements"]["text"]["value"] == "a component"  # components stay
 
 
 def test_items_feed_pages_per_language(kontent_emulator):
@@ -116,15 +148,26 @@ def test_items_feed_pages_per_language(kontent_emulator):
     assert all(r["query"] == feed[0]["query"] for r in feed[:3])  # the identical query on every page
 
 
-def test_types_taxonomies_languages(kontent_emulator):
+def test_types_taxonomies_languages_page_through_everything(kontent_emulator):
     ctl = kontent_emulator.control
-    env = ctl.create_environment(languages=LANGS)
-    ctl.upsert_type(env["id"], "article", elements={"title": {"type": "text", "name": "Title"}})
-    ctl.upsert_taxonomy(env["id"], "topics", terms=[{"name": "Coffee", "codename": "coffee"}])
+    env = ctl.create_environment(languages=[*LANGS, {"codename": "fr", "name": "French"}])
+    for codename in ("article", "blog", "quote"):
+        ctl.upsert_type(env["id"], codename, elements={"title": {"type": "text", "name": "Title"}})
+    for codename in ("topics", "regions", "audiences"):
+        ctl.upsert_taxonomy(env["id"], codename, terms=[{"name": "Coffee", "codename": "coffee"}])
     with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
-        assert [t["system"]["codename"] for t in client.list_types()] == ["article"]
-        assert [t["system"]["codename"] for t in client.list_taxonomies()] == ["topics"]
-        assert sorted(lang["system"]["codename"] for lang in client.list_languages()) == ["de", "en-US"]
+        types = [t["system"]["codename"] for t in client.list_types(page_size=2)]
+        taxonomies = [t["system"]["codename"] for t in client.list_taxonomies(page_size=2)]
+        languages = [lang["system"]["codename"] for lang in client.list_languages(page_size=2)]
+        assert [t["system"]["codename"] for t in client.list_types()] == types  # one page of 100
+    assert sorted(types) == ["article", "blog", "quote"]
+    assert sorted(taxonomies) == ["audiences", "regions", "topics"]
+    assert sorted(languages) == ["de", "en-US", "fr"]
+    queries = [(r["path"].rsplit("/", 1)[-1], r["query"]) for r in ctl.requests(env["id"])]
+    assert [q for path, q in queries if path == "types"][:2] == [
+        {"skip": "0", "limit": "2"},
+        {"skip": "2", "limit": "2"},
+    ]
 
 
 def test_batch_ids_and_rate_limiter_units():

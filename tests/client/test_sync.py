@@ -157,9 +157,14 @@ FILTER_CASES = [
 ]
 
 
-@pytest.fixture
-def filtered_runs(kontent_emulator):
-    """Init one v1 token per filter and one v2 token, then write the content, then drain all."""
+@pytest.fixture(scope="module")
+def filtered_runs(kontent_emulator_session):
+    """Init one v1 token per filter and one v2 token, then write the content, then drain all.
+
+    Module-scoped (the two tests below read the same runs); it only returns plain results, so the
+    per-test emulator reset afterwards cannot affect them.
+    """
+    kontent_emulator = kontent_emulator_session
     ctl = kontent_emulator.control
     env = ctl.create_environment(
         languages=[

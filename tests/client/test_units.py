@@ -6,19 +6,24 @@ No HTTP here; everything that talks to a server is tested against the emulator i
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from importlib.metadata import version
 
 import pendulum
 import pytest
+import requests
 
 from airflow_provider_kontent.client import (
-    ApiMode,
+    AsyncKontentClient,
     ChangeType,
     ClientConfig,
     Delta,
     EntityKind,
     FilterClause,
+    KontentClient,
     KontentConfigError,
     KontentInvalidTokenError,
     SyncFilters,
@@ -56,21 +61,52 @@ def test_key_required_for_secure_and_preview(mode):
     assert err.value.field == "api_key"
 
 
-def test_key_refused_over_plain_http_to_a_remote_host():
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://proxy.example.com",
+        "HTTP://proxy.example.com",  # the scheme is case-insensitive
+        "http://127.0.0.1.evil.com",  # a name that starts like a loopback IP
+        "http://localhost.evil.com",
+        "http://evil.localhost",  # resolved through DNS on many systems
+        "http://0.0.0.0:8000",
+        "http://10.0.0.1",
+        "http://[::ffff:7f00:1]",  # IPv4-mapped: refused to stay on the safe side
+    ],
+)
+def test_key_refused_over_plain_http_to_a_remote_host(base):
     with pytest.raises(KontentConfigError, match="unencrypted") as err:
-        ClientConfig(ENV, mode="secure", api_key=KEY, base_url="http://proxy.example.com")
+        ClientConfig(ENV, mode="secure", api_key=KEY, base_url=base)
     assert err.value.field == "base_url"
     assert KEY not in str(err.value)
 
 
 @pytest.mark.parametrize(
-    "base",
-    ["http://127.0.0.1:8123", "http://localhost:1/x", "http://[::1]:80", "https://proxy.example.com/kontent"],
+    ("base", "message"),
+    [
+        ("http://127.0.0.1@evil.com", "credentials"),  # userinfo: the host is evil.com
+        ("https://user:pa55@proxy.example.com", "credentials"),  # would leak into logs and repr
+        ("http://evil.com\\@127.0.0.1", "backslash"),  # parsers disagree on such URLs
+        ("http://127.0.0.1 /x", "spaces"),
+        ("http://127.0.0.1:99999", "port"),
+        ("https://proxy.example.com/?x=1", "query"),
+        ("ftp://proxy.example.com", "absolute http"),
+        ("https://", "absolute http"),
+    ],
 )
-def test_key_allowed_over_https_or_loopback(base):
-    cfg = ClientConfig(ENV, mode="preview", api_key=KEY, base_url=base + "/")
-    assert cfg.effective_base_url == base
-    assert cfg.mode is ApiMode.PREVIEW
+def test_malformed_or_credential_bearing_base_urls_are_refused(base, message):
+    for mode, key in (("public", None), ("secure", KEY)):
+        with pytest.raises(KontentConfigError, match=message) as err:
+            ClientConfig(ENV, mode=mode, api_key=key, base_url=base)
+        assert err.value.field == "base_url"
+        assert "pa55" not in str(err.value) or message != "credentials"
+
+
+@pytest.mark.parametrize("key", ["with space", "line\nbreak", "tab\there", "caf\u00e9", "nul\x00"])
+def test_keys_a_header_cannot_carry_are_refused_without_echoing_them(key):
+    with pytest.raises(KontentConfigError) as err:
+        ClientConfig(ENV, mode="secure", api_key=key)
+    assert err.value.field == "api_key" and key not in str(err.value) and key not in repr(err.value)
 
 
 def test_public_mode_over_plain_http_is_fine_and_sends_no_key():
@@ -84,13 +120,49 @@ def test_default_hosts_and_headers():
     assert preview.effective_base_url == "https://preview-deliver.kontent.ai"
     headers = Protocol(preview).headers()
     assert headers["Authorization"] == f"Bearer {KEY}"
-    assert headers["X-KC-SOURCE"] == SOURCE_HEADER
-    assert SOURCE_HEADER.startswith("airflow-provider-kontent;")
+    # the installed distribution's version, not a constant the code could get wrong the same way twice
+    assert (
+        headers["X-KC-SOURCE"]
+        == SOURCE_HEADER
+        == f"airflow-provider-kontent;{version('airflow-provider-kontent')}"
+    )
 
 
-def test_config_repr_hides_the_key():
+async def test_reprs_hide_the_key():
     cfg = ClientConfig(ENV, mode="secure", api_key=KEY)
-    assert KEY not in repr(cfg) and KEY not in str(cfg)
+    with KontentClient(cfg) as client:
+        shown = [repr(cfg), str(cfg), repr(client), repr(client.protocol.sync_request("tok"))]
+    async with AsyncKontentClient(cfg) as async_client:
+        shown.append(repr(async_client))
+    assert all(KEY not in text for text in shown) and ENV in shown[0]
+
+
+def test_a_session_without_tls_verification_is_refused():
+    session = requests.Session()
+    session.verify = False
+    with pytest.raises(KontentConfigError, match="verify=False") as err:
+        KontentClient(ClientConfig(ENV), session=session)
+    assert err.value.field == "session"
+    session.verify = "/etc/ssl/certs/ca-certificates.crt"  # a custom CA bundle still verifies
+    assert KontentClient(ClientConfig(ENV), session=session).session is session
+
+
+def test_the_client_never_imports_airflow():
+    """Layering: the client must work (and be importable) where Airflow is not installed."""
+    code = (
+        "import sys, airflow_provider_kontent.client, airflow_provider_kontent.client.sync_client;"
+        "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("token", ["", "  ", " tok", "tok\r\nX-Evil: 1", "tök", None, 42])
+def test_bad_tokens_are_refused_before_any_request(token):
+    with pytest.raises(KontentConfigError) as err:
+        Protocol(ClientConfig(ENV)).sync_request(token)
+    assert err.value.field == "token"
 
 
 @pytest.mark.parametrize(
@@ -326,6 +398,12 @@ def test_wait_honours_and_clamps_retry_after_else_backs_off():
     assert compute_wait(cfg, 1, err) == 7.0
     err = error_from_response(_response(429, b"{}", **{"Retry-After": "70"}))
     assert compute_wait(cfg, 1, err) == 10.0
-    waits = [compute_wait(cfg, n, None) for n in range(1, 8) for _ in range(20)]
-    assert all(0 <= w <= 4.0 for w in waits)
-    assert max(compute_wait(cfg, 1, None) for _ in range(50)) <= 1.0
+    err = error_from_response(_response(503, b"{}", **{"Retry-After": "2"}))
+    assert compute_wait(cfg, 1, err) == 2.0  # 5xx with Retry-After too
+    samples = {n: [compute_wait(cfg, n, None) for _ in range(200)] for n in range(1, 8)}
+    ceilings = {1: 1.0, 2: 2.0, 3: 4.0, 4: 4.0, 7: 4.0}  # initial * 2**(n-1), capped by backoff_max
+    for attempt, ceiling in ceilings.items():
+        waits = samples[attempt]
+        assert all(0 <= w <= ceiling for w in waits)
+        assert max(waits) > ceiling / 2  # exponential: the range really grows (P(miss) = 2**-200)
+        assert len(set(waits)) > 100  # jitter: not one fixed delay

@@ -1,3 +1,3 @@
-"""Hook tests share the client tests' autouse guard: no API key in any log line."""
+"""Hook tests share the client tests' fixtures: the autouse no-key-in-any-log guard, the scripted server."""
 
-from tests.client.conftest import secret_guard  # noqa: F401  (autouse fixture)
+from tests.client.conftest import scripted_server, secret_guard, self_signed_tls  # noqa: F401  (fixtures)

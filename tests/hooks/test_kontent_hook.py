@@ -12,7 +12,8 @@ import pytest
 from airflow_provider_kontent import CONN_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
 from airflow_provider_kontent.client import AsyncKontentClient, KontentClient, KontentConfigError
 from airflow_provider_kontent.client.config import ApiMode
-from airflow_provider_kontent.hooks.kontent import KontentHook, legacy_form_spec
+from airflow_provider_kontent.hooks.kontent import CONNECTION_EXTRAS, KontentHook, legacy_form_spec
+from tests.client.conftest import closed_port
 
 CONN_ID = "kontent_test"
 ENV_VAR = "AIRFLOW_CONN_KONTENT_TEST"
@@ -58,6 +59,8 @@ def test_connection_from_env_var_builds_the_client(monkeypatch, kontent_emulator
     assert isinstance(client, KontentClient) and hook.get_conn() is client
     assert client.init_sync()
     assert hook.test_connection()[0] is True
+    key = secure_env["secure_key"]
+    assert all(key not in text for text in (repr(hook), str(hook), repr(client), repr(cfg), str(vars(hook))))
     hook.close()
 
 
@@ -72,6 +75,17 @@ def test_defaults_and_bare_host(monkeypatch):
     )
     monkeypatch.setenv(ENV_VAR, f"kontent://proxy.example.com:8443/?environment_id={env_id}")
     assert KontentHook(CONN_ID).client_config.base_url == "https://proxy.example.com:8443"
+    # a full URL in host plus a separate port field: the port is used when the URL names none
+    monkeypatch.setenv(
+        ENV_VAR, json.dumps({"conn_type": "kontent", "host": "http://127.0.0.1", "port": 8123,
+                             "extra": {"environment_id": env_id}})
+    )  # fmt: skip
+    assert KontentHook(CONN_ID).client_config.base_url == "http://127.0.0.1:8123"
+    monkeypatch.setenv(
+        ENV_VAR, json.dumps({"conn_type": "kontent", "host": "http://127.0.0.1:9000/x", "port": 8123,
+                             "extra": {"environment_id": env_id}})
+    )  # fmt: skip
+    assert KontentHook(CONN_ID).client_config.base_url == "http://127.0.0.1:9000/x"
     assert (
         KontentHook.default_conn_name == "kontent_default"
         and KontentHook().kontent_conn_id == "kontent_default"
@@ -86,7 +100,8 @@ def test_defaults_and_bare_host(monkeypatch):
 @pytest.mark.parametrize(
     ("conn", "field", "text"),
     [
-        (json_conn(environment_id="nope"), "environment_id", "extra 'environment_id'"),
+        (json_conn("http://127.0.0.1:PORT", environment_id="nope"), "environment_id", "extra 'environment_id'"),
+        (json_conn("http://127.0.0.1:PORT", environment_id="8d20758c-d74c-4f59-ae04-ee928c0816b7x"), "environment_id", "GUID"),
         (json_conn(environment_id="8d20758c-d74c-4f59-ae04-ee928c0816b7", mode="preview"), "api_key", "password"),
         (json_conn(environment_id="8d20758c-d74c-4f59-ae04-ee928c0816b7", mode="secure"), "api_key", "password"),
         (json_conn(environment_id="8d20758c-d74c-4f59-ae04-ee928c0816b7", mode="nightly"), "mode", "extra 'mode'"),
@@ -98,8 +113,10 @@ def test_defaults_and_bare_host(monkeypatch):
         (json_conn(environment_id="8d20758c-d74c-4f59-ae04-ee928c0816b7", max_attempts="many"), "max_attempts", "max_attempts"),
     ],
 )  # fmt: skip
-def test_configuration_errors_name_connection_and_field(monkeypatch, caplog, conn, field, text):
-    monkeypatch.setenv(ENV_VAR, conn)
+def test_configuration_errors_name_connection_and_field(
+    monkeypatch, caplog, kontent_emulator, conn, field, text
+):
+    monkeypatch.setenv(ENV_VAR, conn.replace("PORT", kontent_emulator.base_url.rsplit(":", 1)[1]))
     hook = KontentHook(CONN_ID)
     with pytest.raises(KontentConfigError) as err:
         _ = hook.client_config
@@ -108,11 +125,18 @@ def test_configuration_errors_name_connection_and_field(monkeypatch, caplog, con
     ok, message = hook.test_connection()
     assert ok is False and message.startswith("Configuration error") and CONN_ID in message
     assert "k-123456" not in str(err.value) + message + caplog.text
+    assert kontent_emulator.control.requests() == []  # refused before any request
 
 
-def test_test_connection_explains_each_failure(monkeypatch, kontent_emulator, secure_env, caplog):
+def test_test_connection_explains_each_failure(
+    monkeypatch, kontent_emulator, secure_env, scripted_server, caplog
+):
     caplog.set_level(logging.DEBUG)
     base, env_id, key = kontent_emulator.base_url, secure_env["id"], secure_env["secure_key"]
+    port = closed_port()
+    html_server = scripted_server(
+        [(200, {"Content-Type": "text/html"}, b"<html>Sign in to the proxy</html>")]
+    )
     cases = {
         "wrong environment": (
             json_conn(base, key, environment_id="8d20758c-d74c-4f59-ae04-ee928c0816b7", mode="secure"),
@@ -132,8 +156,14 @@ def test_test_connection_explains_each_failure(monkeypatch, kontent_emulator, se
             "needs a preview",
         ),
         "host unreachable": (
-            json_conn("http://127.0.0.1:9", key, environment_id=env_id, mode="secure", max_retry_wait=0),
-            "Cannot reach http://127.0.0.1:9",
+            json_conn(
+                f"http://127.0.0.1:{port}", key, environment_id=env_id, mode="secure", max_retry_wait=0
+            ),
+            f"Cannot reach http://127.0.0.1:{port}",
+        ),
+        "not Kontent.ai": (
+            json_conn(html_server.base_url, None, environment_id=env_id, max_attempts=1),
+            "did not answer like the Kontent.ai Delivery API",
         ),
     }
     for name, (conn, expected) in cases.items():
@@ -179,14 +209,18 @@ def test_connection_form_has_one_source_of_truth():
         assert spec[name]["description"] == field.get("description", "")
     assert spec["max_attempts"]["kind"] == "integer" and spec["mode"]["kind"] == "string"
     # every extra the hook reads is on the form, and the form has nothing the hook ignores
-    assert set(CONN_FIELDS) == {
-        "environment_id",
-        "mode",
-        "connect_timeout",
-        "read_timeout",
-        "max_attempts",
-        "max_retry_wait",
-    }
+    assert sorted(CONN_FIELDS) == sorted(CONNECTION_EXTRAS)
+
+
+def test_test_connection_explains_an_untrusted_certificate(monkeypatch, scripted_server, self_signed_tls):
+    server = scripted_server([(200, {"X-Continuation": "tok"}, b"{}")], tls=self_signed_tls[0])
+    env_id = "8d20758c-d74c-4f59-ae04-ee928c0816b7"
+    monkeypatch.setenv(
+        ENV_VAR, json_conn(server.base_url, "k-tls-0001", environment_id=env_id, mode="secure")
+    )
+    ok, message = KontentHook(CONN_ID).test_connection()
+    assert ok is False and "could not be verified" in message and "k-tls-0001" not in message
+    assert server.requests == []
 
 
 def test_legacy_widgets_when_flask_appbuilder_is_installed():
