@@ -4,6 +4,10 @@ Each log keeps only the *live* entry per key (the latest change; Kontent.ai repo
 only), in seq order. Superseded entries are tombstoned in O(1) and compacted away once they are the
 majority, so scanning from a cursor costs at most about twice the entries it returns or skips. A page
 is answered by bisecting to the cursor and walking forward.
+
+With an environment's propagation delay, an entry carries ``visible_at`` (``time.monotonic()``); those
+times never decrease along an environment's log (Kontent.ai processes changes one after another), so a
+page simply stops at the first entry that is not visible yet.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class ChangeEntry:
     system: dict[str, Any]
     item_id: str | None = None
     type_id: str | None = None
+    visible_at: float = 0.0  # time.monotonic() from which sync may report it (0 = at once)
     dead: bool = field(default=False, repr=False)
 
 
@@ -94,6 +99,22 @@ class ChangeLog:
         self._seqs = [e.seq for e in self._entries]
         self._dead = 0
 
+    def first_invisible_seq(self, now: float) -> int | None:
+        """The seq of the oldest entry not visible at ``now`` (walks back over the pending tail only)."""
+        first = None
+        for entry in reversed(self._entries):
+            if entry.visible_at <= now:
+                break
+            first = entry.seq
+        return first
+
+    def make_visible(self, now: float) -> None:
+        """Mark every pending entry visible (the ``propagate`` control call)."""
+        for entry in reversed(self._entries):
+            if entry.visible_at <= now:
+                break
+            entry.visible_at = 0.0
+
     def after(self, cursor: int) -> Iterator[ChangeEntry]:
         """Live entries with ``seq > cursor`` in seq order (bisect, then walk)."""
         entries = self._entries
@@ -118,17 +139,22 @@ def read_page(
     page_size: int,
     kinds: tuple[str, ...],
     accept: Callable[[ChangeEntry], bool] | None = None,
+    now: float | None = None,
 ) -> Page:
     """Collect at most ``page_size`` entries per array after ``cursor``.
 
     Stops at the first entry whose array is already full, so the new cursor is the highest seq fully
     covered (everything at or below it was returned now or before); entries that ``accept`` rejects or
     whose kind is not requested count as covered. ``head`` is the store's current seq, the cursor when
-    the log was read to its end.
+    the log was read to its end. With ``now`` (``time.monotonic()``) the page ends before the first
+    entry not yet visible, so the cursor never passes a change the reader has not seen.
     """
     arrays = {KIND_TO_ARRAY[kind]: [] for kind in kinds}
     new_cursor = head
     for entry in log.after(cursor):
+        if now is not None and entry.visible_at > now:
+            new_cursor = entry.seq - 1
+            break
         if entry.kind not in kinds:
             continue
         bucket = arrays[KIND_TO_ARRAY[entry.kind]]

@@ -67,6 +67,8 @@ class EmulatorControl:
         url_max_length: int = 2000,
         url_too_long_status: int = 414,
         rate_limit: bool | None = None,
+        token_ttl_s: float | None = None,
+        propagation_delay_s: float = 0,
     ) -> dict[str, Any]:
         return self.call(
             "create_environment",
@@ -81,6 +83,8 @@ class EmulatorControl:
             url_max_length=url_max_length,
             url_too_long_status=url_too_long_status,
             rate_limit=rate_limit,
+            token_ttl_s=token_ttl_s,
+            propagation_delay_s=propagation_delay_s,
         )
 
     def get_environment(self, env_id: str) -> dict[str, Any]:
@@ -91,7 +95,8 @@ class EmulatorControl:
 
     def update_environment(self, env_id: str, **settings: Any) -> dict[str, Any]:
         """settings: secure_access, secure_key, preview_key, page_size, feed_page_size, v1_change_types,
-        url_max_length, url_too_long_status (omitted = unchanged)."""
+        url_max_length, url_too_long_status, token_ttl_s (0 = no expiry), propagation_delay_s
+        (omitted = unchanged)."""
         return self.call("update_environment", env_id=env_id, **settings)
 
     def delete_environment(self, env_id: str) -> None:
@@ -268,6 +273,10 @@ class EmulatorControl:
         return self.call(
             "set_rate_limit", enabled=enabled, env_id=env_id, per_second=per_second, per_minute=per_minute
         )
+
+    def propagate(self, env_id: str) -> int:
+        """Make every change still inside the propagation delay visible now; returns the groups released."""
+        return self.call("propagate", env_id=env_id)
 
     def reset(self) -> None:
         self.call("reset")

@@ -3,7 +3,10 @@
 ``handle_delivery`` is a pure function of one environment and one request; the HTTP server has already
 done auth and environment lookup and holds the store lock. Behaviour follows
 ``kontent-delivery-api.md`` §2-§8 (see its §11 checklist). Each request builds its own codename index
-once, so a page costs O(items) to select plus O(page + linked items) to render.
+once, so a page costs O(items) to select plus O(page + linked items) to render. The server passes a
+:class:`SelectionCache` and the store's change generation: the filtered, sorted selection of a query is then
+reused by every later page (items-feed continuation, ``/items`` skip) until anything changes, so a
+50,000-item export costs O(items) once plus O(page) per page instead of O(items) per page.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,15 +68,64 @@ class _HttpError(Exception):
         self.error_code = error_code
 
 
+class SelectionCache:
+    """Filtered, sorted item selections per (environment, host, language, filters, order), LRU-bounded,
+    plus each environment's codename index (single items, linked items, ``system.codename`` filters).
+
+    An entry is valid only for the store generation it was built at; the store bumps its generation on
+    every mutation (and when delayed changes become visible), so a stale selection is never served.
+    Callers hold the store lock.
+    """
+
+    def __init__(self, max_entries: int = 32) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], tuple[int, Any]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def lookup(self, key: tuple[Any, ...], generation: int, build: Callable[[], Any]) -> Any:
+        """The cached value for ``key`` at ``generation``, built (and cached) on a miss."""
+        value = self.get(key, generation)
+        if value is None:
+            value = build()
+            self.put(key, generation, value)
+        return value
+
+    def get(self, key: tuple[Any, ...], generation: int) -> Any:
+        cached = self._entries.get(key)
+        if cached is None or cached[0] != generation:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return cached[1]
+
+    def put(self, key: tuple[Any, ...], generation: int, selection: Any) -> None:
+        self._entries[key] = (generation, selection)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 def handle_delivery(
     env: Environment,
     preview: bool,
     path: str,
     query: list[tuple[str, str]],
     headers: Mapping[str, str],
+    *,
+    selection_cache: SelectionCache | None = None,
+    generation: int | None = None,
 ) -> Response:
-    """Answer one Delivery request; ``path`` is what follows ``/{env_id}`` (e.g. ``/items/about_us``)."""
-    request = _Request(env, preview, list(query), headers)
+    """Answer one Delivery request; ``path`` is what follows ``/{env_id}`` (e.g. ``/items/about_us``).
+
+    With ``selection_cache`` and ``generation`` (the store's change counter) selections are reused
+    across pages while nothing changed; without them every request selects afresh.
+    """
+    request = _Request(env, preview, list(query), headers, selection_cache, generation)
     parts = [unquote(p) for p in path.strip("/").split("/")] if path.strip("/") else []
     try:
         handler = _route(parts)
@@ -110,6 +163,8 @@ class _Request:
     preview: bool
     query: list[tuple[str, str]]
     headers: Mapping[str, str]
+    selection_cache: SelectionCache | None = field(default=None, repr=False)
+    generation: int | None = None
     _by_codename: dict[str, Item] | None = field(default=None, repr=False)
 
     def param(self, name: str) -> str | None:
@@ -145,9 +200,18 @@ class _Request:
 
     @property
     def by_codename(self) -> dict[str, Item]:
-        """Non-component items by codename, built once per request."""
+        """Non-component items by codename, built once per request (or once per store generation)."""
         if self._by_codename is None:
-            self._by_codename = {i.codename: i for i in self.env.items.values() if not i.is_component}
+            env = self.env
+
+            def build() -> dict[str, Item]:
+                return {i.codename: i for i in env.items.values() if not i.is_component}
+
+            cache, generation = self.selection_cache, self.generation
+            if cache is None or generation is None:
+                self._by_codename = build()
+            else:
+                self._by_codename = cache.lookup(("codenames", env.id), generation, build)
         return self._by_codename
 
     def projection(self) -> Callable[[dict[str, Any]], set[str]]:
@@ -236,6 +300,15 @@ def _candidates(request: _Request, filters: list[Filter]) -> Iterable[Item]:
 
 
 def _select(request: _Request, filters: list[Filter], order: Order) -> list[_Served]:
+    """``_select_now``, answered from the request's selection cache while the store is unchanged."""
+    cache, generation = request.selection_cache, request.generation
+    if cache is None or generation is None:
+        return _select_now(request, filters, order)
+    key = (request.env.id, request.preview, request.language, tuple(filters), order)
+    return cache.lookup(key, generation, lambda: _select_now(request, filters, order))
+
+
+def _select_now(request: _Request, filters: list[Filter], order: Order) -> list[_Served]:
     """Top-level items visible on this host in the requested language (with fallbacks), filtered, sorted."""
     chain = serving_chain(request.env, request.language)
     preview = request.preview

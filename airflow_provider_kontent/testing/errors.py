@@ -23,6 +23,11 @@ INVALID_CONTINUATION = 107
 MALFORMED_TOKEN_MESSAGE = (
     "The continuation token specified in the 'X-Continuation' request header is malformed."
 )
+# Token expiry is undocumented (kontent-sync-api.md §11.3); the emulator's TTL knob answers like a bad token.
+EXPIRED_TOKEN_MESSAGE = (
+    "The continuation token specified in the 'X-Continuation' request header has expired. "
+    "Initialize a new synchronization."
+)
 
 
 def new_request_id() -> str:

@@ -91,6 +91,11 @@ class Environment:
     # Kontent.ai's opt-in "fallbacks for linked content": linked items and rich-text link targets follow
     # their own fallback chain instead of being omitted when untranslated (Delivery side only)
     linked_content_fallbacks: bool = False
+    # Unconfirmed knobs (kontent-sync-api.md §9.6/§9.7), both off by default: sync tokens older than
+    # token_ttl_s are rejected (400, error_code 107); changes become visible to Sync and Delivery only
+    # propagation_delay_s after they were made (Kontent.ai's change processing lag)
+    token_ttl_s: float | None = None
+    propagation_delay_s: float = 0.0
 
     @property
     def default_language(self) -> Language:

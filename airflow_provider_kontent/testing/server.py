@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote
 from airflow_provider_kontent.testing import errors
 from airflow_provider_kontent.testing.changelog import PREVIEW, PRODUCTION
 from airflow_provider_kontent.testing.control import handle_control
+from airflow_provider_kontent.testing.delivery import handle_delivery
 from airflow_provider_kontent.testing.errors import error_body
 from airflow_provider_kontent.testing.faults import Fault
 from airflow_provider_kontent.testing.model import Environment
@@ -60,13 +61,24 @@ def authenticate(env: Environment, host: str, authorization: str | None) -> tupl
 
 
 def _delivery(
-    env: Environment, preview: bool, path: str, query: list, headers: Mapping[str, str]
+    store: EmulatorStore,
+    env: Environment,
+    preview: bool,
+    path: str,
+    query: list,
+    headers: Mapping[str, str],
 ) -> Response:
-    try:
-        from airflow_provider_kontent.testing.delivery import handle_delivery
-    except ImportError:
-        return 404, error_body(f"The requested route '{path}' was not found.", errors.ROUTE_NOT_FOUND), {}
-    return handle_delivery(env, preview, path, query, headers)
+    """Delivery content for the readers' view of ``env``, reusing cached selections across pages."""
+    view = store.visible_env(env)
+    return handle_delivery(
+        view,
+        preview,
+        path,
+        query,
+        headers,
+        selection_cache=store.selection_cache,
+        generation=store.generation,
+    )
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -165,6 +177,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if fault is not None and fault.action == "cut_body":
             self.send_header("Connection", "close")
+        if fault is not None and fault.action == "stale" and not self._waits_for_new_content():
+            self.send_header("X-Stale-Content", "1")
         self.end_headers()
         if fault is not None and fault.action == "cut_body":
             self.wfile.write(payload[: len(payload) // 2])
@@ -174,6 +188,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(payload)
+
+    def _waits_for_new_content(self) -> bool:
+        """``X-KC-Wait-For-Loading-New-Content: true``: Kontent.ai then never answers from a stale cache."""
+        return (self.headers.get("X-KC-Wait-For-Loading-New-Content") or "").strip().lower() == "true"
 
     def _handle(self, method: str) -> None:
         body = self._read_body()
@@ -219,33 +237,38 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         }
         with store.lock:
             fault = store.fault_set.take(method, raw_path, env_id)
+        # The request is logged *before* its response is written: a client that has its answer can rely
+        # on seeing the request in the log (and on clear_requests() removing it).
+        if fault is not None:
+            entry["fault"] = fault.action
+            if fault.action == "drop":
+                store.log_request(entry)
+                self.close_connection = True
+                return
+            if fault.action == "status":
+                status, payload, extra = self._fault_status(fault)
+                entry["status"] = status
+                store.log_request(entry)
+                self._send(status, payload, extra)
+                return
+            if fault.action == "delay" and fault.delay:
+                time.sleep(fault.delay)
         try:
-            if fault is not None:
-                entry["fault"] = fault.action
-                if fault.action == "drop":
-                    self.close_connection = True
-                    return
-                if fault.action == "status":
-                    self._send_fault_status(fault, entry)
-                    return
-                if fault.action == "delay" and fault.delay:
-                    time.sleep(fault.delay)
-            try:
-                with store.lock:
-                    status, payload, extra = self._respond(method, host, version, env_id, rest, query)
-            except Exception as exc:  # a bug in the emulator must not hang the client
-                traceback.print_exc(file=sys.stderr)
-                status, payload, extra = (
-                    500,
-                    error_body(f"Internal emulator error: {exc!r}", errors.GENERIC),
-                    {},
-                )
-            entry["status"] = status
-            self._send(status, payload, extra, fault)
-        finally:
-            store.log_request(entry)
+            with store.lock:
+                status, payload, extra = self._respond(method, host, version, env_id, rest, query)
+        except Exception as exc:  # a bug in the emulator must not hang the client
+            traceback.print_exc(file=sys.stderr)
+            status, payload, extra = (
+                500,
+                error_body(f"Internal emulator error: {exc!r}", errors.GENERIC),
+                {},
+            )
+        entry["status"] = status
+        store.log_request(entry)
+        self._send(status, payload, extra, fault)
 
-    def _send_fault_status(self, fault: Fault, entry: dict[str, Any]) -> None:
+    @staticmethod
+    def _fault_status(fault: Fault) -> Response:
         status = fault.status or 500
         headers: dict[str, str] = {}
         retry_after = fault.retry_after if fault.retry_after is not None else (1 if status == 429 else None)
@@ -257,8 +280,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             else "Injected fault."
         )
         code = errors.RATE_LIMITED if status == 429 else errors.GENERIC
-        entry["status"] = status
-        self._send(status, error_body(message, code), headers)
+        return status, error_body(message, code), headers
 
     def _respond(
         self, method: str, host: str, version: int, env_id: str | None, rest: tuple[str, ...], query: list
@@ -298,9 +320,9 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if version == 1 and rest and rest[0] in DELIVERY_ROUTES:
             if method != "GET":
                 return self._not_allowed(method, "GET")
-            return _delivery(env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
+            return _delivery(store, env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
         if version == 1 and method == "GET":
-            return _delivery(env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
+            return _delivery(store, env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
         return (
             404,
             error_body(f"The requested route '{self.path}' was not found.", errors.ROUTE_NOT_FOUND),

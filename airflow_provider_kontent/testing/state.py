@@ -7,6 +7,12 @@ values) so the demo seed and the HTTP control API drive exactly the same code. E
 
 Which host logs what (kontent-sync-api.md §7.3, §9.1): preview logs every variant change; production logs
 publishes (changed) and unpublish/archive/delete of a published variant (deleted); both log model changes.
+
+``generation`` counts mutations (and delayed changes becoming visible); the Delivery side reuses cached
+selections while it is unchanged. With an environment's ``propagation_delay_s`` every outermost content
+call becomes one "processing group": its log entries get one ``visible_at`` (never earlier than the
+previous group's, as Kontent.ai processes changes in order) and the content as it was *before* the call is
+kept, so ``visible_env`` can serve Delivery the state readers are allowed to see.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_kontent.testing.changelog import (
@@ -38,6 +44,7 @@ from airflow_provider_kontent.testing.changelog import (
     ChangeLog,
     KontentClock,
 )
+from airflow_provider_kontent.testing.delivery import SelectionCache
 from airflow_provider_kontent.testing.errors import ControlError
 from airflow_provider_kontent.testing.faults import FaultSet, build_fault
 from airflow_provider_kontent.testing.model import (
@@ -103,8 +110,11 @@ CONTROL_METHODS = (
     "requests",
     "clear_requests",
     "set_rate_limit",
+    "propagate",
     "reset",
 )
+# Store methods that only read (they leave the change generation alone).
+READ_METHODS = frozenset({"get_environment", "list_environments", "faults", "requests"})
 # Operations allowed inside bulk(): the per-environment mutations (env_id comes from bulk itself).
 BULK_OPERATIONS = (
     "upsert_type",
@@ -125,6 +135,8 @@ BULK_OPERATIONS = (
     "move_item",
     "generate_changes",
 )
+# Content changes: each outermost call is one processing group for the propagation delay.
+CONTENT_CHANGES = frozenset({*BULK_OPERATIONS, "bulk"})
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -157,6 +169,17 @@ def _check_int(field: str, value: Any, minimum: int, maximum: int | None = None)
     if maximum is not None and value > maximum:
         raise ControlError(field, f"must be an integer <= {maximum}; got {value!r}")
     return value
+
+
+def _check_seconds(field: str, value: Any) -> float:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or value != value  # NaN
+        or not 0 <= value <= 86_400 * 365
+    ):
+        raise ControlError(field, f"must be a number of seconds between 0 and one year; got {value!r}")
+    return float(value)
 
 
 def _check_guid(field: str, value: Any) -> str:
@@ -237,12 +260,36 @@ class RequestLog:
         return [copy.deepcopy(e) for e in self._entries if env_id is None or e.get("env_id") == env_id]
 
 
+@dataclass
+class _PendingGroup:
+    """Changes of one outermost content call that readers may not see before ``visible_at``."""
+
+    visible_at: float  # time.monotonic()
+    before: tuple[dict, dict, dict, list]  # (items, types, taxonomies, languages) before the call
+
+
 def _locked(method):
-    """Run a store method under the store lock (re-entrant, so methods may call each other)."""
+    """Run a store method under the store lock (re-entrant, so methods may call each other).
+
+    Mutating methods bump ``generation``; content changes also open/close a processing group.
+    """
+    name = method.__name__
+    reads_only = name in READ_METHODS
+    content_change = name in CONTENT_CHANGES
 
     def wrapper(self: EmulatorStore, *args: Any, **kwargs: Any) -> Any:
         with self.lock:
-            return method(self, *args, **kwargs)
+            if reads_only:
+                return method(self, *args, **kwargs)
+            outermost = content_change and self._group is None
+            if outermost:
+                self._open_group(args[0] if args else kwargs.get("env_id"))
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                if outermost:
+                    self._close_group()
+                self.generation += 1
 
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
@@ -264,6 +311,13 @@ class EmulatorStore:
         self.rate_limiter = RateLimiter(enabled=rate_limit)
         self._seq = 0  # global, never reset: stale tokens can never point past new changes
         self._generated = 0
+        self.generation = 0  # bumped by every mutation; keys the Delivery selection cache
+        self.selection_cache = SelectionCache()
+        self._pending: dict[str, deque[_PendingGroup]] = {}
+        self._watermark: dict[str, float] = {}  # env id -> visible_at of its latest pending group
+        # the open processing group: (env id, visible_at, content before, seq before); visible_at 0 = at once
+        self._group: tuple[str, float, tuple | None, int] | None = None
+        self._codenames: dict[str, dict[str, Item]] = {}  # env id -> item codename -> item
 
     # ------------------------------------------------------------------------------ read side (lock held)
 
@@ -285,6 +339,77 @@ class EmulatorStore:
         with self.lock:
             yield self
 
+    # --------------------------------------------------------------------------- propagation delay
+
+    def _open_group(self, env_id: Any) -> None:
+        env = self.get_env(env_id) if isinstance(env_id, str) else None
+        if env is None:  # the method itself reports the bad env_id
+            self._group = ("", 0.0, None, self._seq)
+            return
+        now = time.monotonic()
+        watermark = self._watermark.get(env.id, 0.0)
+        if env.propagation_delay_s <= 0 and watermark <= now:
+            self._group = (env.id, 0.0, None, self._seq)
+            return
+        visible_at = max(now + env.propagation_delay_s, watermark)
+        before = copy.deepcopy((env.items, env.types, env.taxonomies, env.languages))
+        self._group = (env.id, visible_at, before, self._seq)
+
+    def _close_group(self) -> None:
+        group, self._group = self._group, None
+        if group is None:
+            return
+        env_id, visible_at, before, seq_before = group
+        if before is None or self._seq == seq_before or env_id not in self.environments:
+            return
+        self._pending.setdefault(env_id, deque()).append(_PendingGroup(visible_at, before))
+        self._watermark[env_id] = visible_at
+
+    def _visible_at(self, env: Environment) -> float:
+        if self._group is not None and self._group[0] == env.id:
+            return self._group[1]
+        return 0.0
+
+    def _settle(self, env_id: str, now: float) -> deque[_PendingGroup] | None:
+        """Drop the processing groups that became visible by ``now``; the rest, oldest first."""
+        pending = self._pending.get(env_id)
+        if not pending:
+            return None
+        while pending and pending[0].visible_at <= now:
+            pending.popleft()
+            self.generation += 1  # what readers see just changed
+        return pending or None
+
+    def visible_env(self, env: Environment) -> Environment:
+        """``env`` as Sync and Delivery readers see it now (lock held): the live object unless changes
+        are still propagating; then the content as it was before the oldest pending group."""
+        pending = self._settle(env.id, time.monotonic())
+        if pending is None:
+            return env
+        items, types, taxonomies, languages = pending[0].before
+        return replace(env, items=items, types=types, taxonomies=taxonomies, languages=languages)
+
+    def visible_head(self, env_id: str, host: str) -> int:
+        """The sync cursor "now" for readers: the head, or just before the oldest change not yet visible."""
+        now = time.monotonic()
+        if self._settle(env_id, now) is None:
+            return self._seq
+        first = self.log(env_id, host).first_invisible_seq(now)
+        return self._seq if first is None else first - 1
+
+    @_locked
+    def propagate(self, env_id: str) -> int:
+        """Make every pending change of ``env_id`` visible now (tests need not sleep through the delay).
+
+        Returns how many processing groups were pending."""
+        env = self._env(env_id)
+        pending = self._pending.pop(env.id, None) or deque()
+        self._watermark.pop(env.id, None)
+        now = time.monotonic()
+        for host in HOSTS:
+            self.log(env.id, host).make_visible(now)
+        return len(pending)
+
     def _env(self, env_id: Any) -> Environment:
         _check_str("env_id", env_id)
         env = self.get_env(env_id)
@@ -304,9 +429,12 @@ class EmulatorStore:
         type_id: str | None = None,
     ) -> None:
         timestamp = self.clock.now()
+        visible_at = self._visible_at(env)
         for host in hosts:
             self._seq += 1
-            entry = ChangeEntry(self._seq, kind, key, change_type, timestamp, system, item_id, type_id)
+            entry = ChangeEntry(
+                self._seq, kind, key, change_type, timestamp, system, item_id, type_id, visible_at
+            )
             self.logs[(env.id, host)].append(entry)
 
     def _record_model(self, env: Environment, kind: str, obj_id: str, change_type: str, system: dict) -> None:
@@ -341,6 +469,9 @@ class EmulatorStore:
             "url_max_length": env.url_max_length,
             "url_too_long_status": env.url_too_long_status,
             "rate_limit": override.enabled if override else None,
+            "token_ttl_s": env.token_ttl_s,
+            "propagation_delay_s": env.propagation_delay_s,
+            "pending_changes": len(self._settle(env.id, time.monotonic()) or ()),
         }
 
     def _build_languages(self, languages: Any) -> list[Language]:
@@ -393,8 +524,14 @@ class EmulatorStore:
         url_max_length: int = 2000,
         url_too_long_status: int = 414,
         rate_limit: bool | None = None,
+        token_ttl_s: float | None = None,
+        propagation_delay_s: float = 0,
     ) -> dict[str, Any]:
-        """Create an environment; keys are generated when not given. Returns the environment dict."""
+        """Create an environment; keys are generated when not given. Returns the environment dict.
+
+        ``token_ttl_s`` (None or 0 = never) expires sync tokens; ``propagation_delay_s`` delays the
+        visibility of changes to Sync and Delivery (docs/emulator.md "Token TTL and propagation delay").
+        """
         env_id = (
             _check_guid("environment_id", environment_id) if environment_id is not None else str(uuid.uuid4())
         )
@@ -411,6 +548,8 @@ class EmulatorStore:
             v1_change_types=self._check_style(v1_change_types),
             url_max_length=_check_int("url_max_length", url_max_length, 64),
             url_too_long_status=_check_int("url_too_long_status", url_too_long_status, 400, 599),
+            token_ttl_s=self._check_ttl(token_ttl_s),
+            propagation_delay_s=_check_seconds("propagation_delay_s", propagation_delay_s),
         )
         if env.secure_key == env.preview_key:
             raise ControlError("preview_key", "must differ from secure_key")
@@ -422,6 +561,12 @@ class EmulatorStore:
         if rate_limit is not None:
             self.set_rate_limit(enabled=rate_limit, env_id=env_id)
         return self._env_dict(env)
+
+    @staticmethod
+    def _check_ttl(ttl: Any) -> float | None:
+        if ttl is None:
+            return None
+        return _check_seconds("token_ttl_s", ttl) or None
 
     @staticmethod
     def _check_style(style: Any) -> str:
@@ -449,8 +594,13 @@ class EmulatorStore:
         v1_change_types: str | None = None,
         url_max_length: int | None = None,
         url_too_long_status: int | None = None,
+        token_ttl_s: float | None = None,
+        propagation_delay_s: float | None = None,
     ) -> dict[str, Any]:
-        """Change settings in place (``None`` = unchanged). A replaced key stops working (401)."""
+        """Change settings in place (``None`` = unchanged). A replaced key stops working (401).
+
+        ``token_ttl_s=0`` switches expiry off again. A new ``propagation_delay_s`` applies to later
+        changes; pending ones keep their time (``propagate`` releases them)."""
         env = self._env(env_id)
         changes: dict[str, Any] = {}
         if secure_access is not None:
@@ -469,6 +619,10 @@ class EmulatorStore:
             changes["url_max_length"] = _check_int("url_max_length", url_max_length, 64)
         if url_too_long_status is not None:
             changes["url_too_long_status"] = _check_int("url_too_long_status", url_too_long_status, 400, 599)
+        if token_ttl_s is not None:
+            changes["token_ttl_s"] = self._check_ttl(token_ttl_s)
+        if propagation_delay_s is not None:
+            changes["propagation_delay_s"] = _check_seconds("propagation_delay_s", propagation_delay_s)
         if changes.get("secure_key", env.secure_key) == changes.get("preview_key", env.preview_key):
             raise ControlError("preview_key", "must differ from secure_key")
         for name, value in changes.items():
@@ -482,6 +636,9 @@ class EmulatorStore:
         for host in HOSTS:
             self.logs.pop((env.id, host), None)
         self.rate_limiter.overrides.pop(env.id, None)
+        self._pending.pop(env.id, None)
+        self._watermark.pop(env.id, None)
+        self._codenames.pop(env.id, None)
 
     @_locked
     def revoke_key(self, env_id: str, kind: str) -> dict[str, Any]:
@@ -768,9 +925,35 @@ class EmulatorStore:
 
     # --------------------------------------------------------------------------------------------- items
 
+    def _item_by_codename(self, env: Environment, codename: str) -> Item | None:
+        """``env.item_by_codename`` in O(1): a per-environment index kept by the store's own mutations
+        (big ``bulk`` imports would otherwise be quadratic); a stale hit falls back to the scan."""
+        index = self._codenames.get(env.id)
+        if index is None:
+            index = self._codenames[env.id] = {}
+            for item in env.items.values():
+                index.setdefault(item.codename, item)
+        item = index.get(codename)
+        if item is not None and (item.codename != codename or env.items.get(item.id) is not item):
+            return env.item_by_codename(codename)
+        return item
+
+    def _index_item(self, env: Environment, item: Item, old_codename: str | None = None) -> None:
+        index = self._codenames.get(env.id)
+        if index is None:  # built from env.items on first use
+            return
+        if old_codename is not None and old_codename != item.codename and index.get(old_codename) is item:
+            del index[old_codename]
+        index[item.codename] = item
+
+    def _unindex_item(self, env: Environment, item: Item) -> None:
+        index = self._codenames.get(env.id)
+        if index is not None and index.get(item.codename) is item:
+            del index[item.codename]
+
     def _find_item(self, env: Environment, ref: Any, field: str = "item_id") -> Item:
         _check_str(field, ref)
-        item = env.items.get(ref) or env.item_by_codename(ref)
+        item = env.items.get(ref) or self._item_by_codename(env, ref)
         if item is None:
             raise ControlError(field, f"content item {ref!r} does not exist", status=404)
         return item
@@ -830,8 +1013,8 @@ class EmulatorStore:
         step = _check_str("workflow_step", workflow_step, optional=True)
         if step == "archived" and publish:
             raise ControlError("workflow_step", "'archived' cannot be combined with publish=true")
-        item = env.items.get(item_id) if item_id else env.item_by_codename(codename)
-        clash = env.item_by_codename(codename)
+        item = env.items.get(item_id) if item_id else self._item_by_codename(env, codename)
+        clash = self._item_by_codename(env, codename)
         if clash is not None and clash is not item:
             raise ControlError("codename", f"another item already uses codename {codename!r}")
         if item is not None and item.type_id != ctype.id:
@@ -843,8 +1026,10 @@ class EmulatorStore:
                 item_id or str(uuid.uuid4()), codename, ctype.id, collection or "default", is_component
             )
             env.items[item.id] = item
+            self._index_item(env, item)
         else:
-            item.codename = codename
+            old_codename, item.codename = item.codename, codename
+            self._index_item(env, item, old_codename)
             if collection is not None and collection != item.collection:
                 self._move(env, item, collection)
         self._write_variant(env, item, language, elements, name, publish or step == "published", step)
@@ -961,6 +1146,7 @@ class EmulatorStore:
         for language, variant in list(item.variants.items()):
             self._delete_variant(env, item, language, variant)
         del env.items[item.id]
+        self._unindex_item(env, item)
 
     @_locked
     def move_item(self, env_id: str, item_id: str, collection: str) -> None:
@@ -1060,6 +1246,7 @@ class EmulatorStore:
             codename = f"generated_{self._generated}"
             item = Item(str(uuid.uuid4()), codename, ctype.id)
             env.items[item.id] = item
+            self._index_item(env, item)
             title = {"title": f"Generated item {self._generated}"} if "title" in ctype.elements else None
             self._write_variant(
                 env, item, lang.codename, title, f"Generated {self._generated}", publish, None
@@ -1127,6 +1314,10 @@ class EmulatorStore:
         """Drop all environments, faults, the request log and rate-limit settings (back to construction)."""
         self.environments.clear()
         self.logs.clear()
+        self._pending.clear()
+        self._watermark.clear()
+        self._codenames.clear()
+        self.selection_cache.clear()
         self.fault_set.clear()
         self.request_log.clear()
         self.rate_limiter.reset(self.default_rate_limit)

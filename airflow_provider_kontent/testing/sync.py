@@ -9,6 +9,7 @@ collection simply stops appearing.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from airflow_provider_kontent.testing.changelog import (
 )
 from airflow_provider_kontent.testing.errors import (
     BAD_QUERY,
+    EXPIRED_TOKEN_MESSAGE,
     INVALID_CONTINUATION,
     MALFORMED_TOKEN_MESSAGE,
     error_body,
@@ -161,7 +163,8 @@ def sync_init(
             filters = parse_v1_filters(query)
         except FilterError as exc:
             return 400, error_body(str(exc), BAD_QUERY), {}
-    token = tokens.encode(tokens.SyncToken(env.id, host, version, store.head, filters))
+    cursor = store.visible_head(env.id, host)
+    token = tokens.encode(tokens.SyncToken(env.id, host, version, cursor, filters))
     body: dict[str, Any] = {"items": []}
     if version == 2:
         body.update(types=[], languages=[], taxonomies=[])
@@ -191,9 +194,13 @@ def sync_page(
         token = tokens.decode(raw, env.id, host, version)
     except tokens.InvalidToken:
         return 400, error_body(MALFORMED_TOKEN_MESSAGE, INVALID_CONTINUATION), {}
+    if env.token_ttl_s is not None and token.age() > env.token_ttl_s:
+        return 400, error_body(EXPIRED_TOKEN_MESSAGE, INVALID_CONTINUATION), {}
     log = store.log(env.id, host)
+    env = store.visible_env(env)
+    now = time.monotonic()
     if version == 2:
-        page = read_page(log, token.cursor, store.head, env.page_size, V2_KINDS)
+        page = read_page(log, token.cursor, store.head, env.page_size, V2_KINDS, now=now)
         body: dict[str, Any] = {}
         for array, entries in page.entries.items():
             body[array] = [
@@ -206,7 +213,7 @@ def sync_page(
             ]
     else:
         accept = v1_acceptor(env, host, token.filters)
-        page = read_page(log, token.cursor, store.head, env.page_size, (ITEM,), accept)
+        page = read_page(log, token.cursor, store.head, env.page_size, (ITEM,), accept, now=now)
         suffix = "_item" if env.v1_change_types == "suffixed" else ""
         items = []
         for e in page.entries["items"]:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,12 @@ class SyncToken:
     version: int  # 1 | 2
     cursor: int
     filters: tuple[tuple[str, str, tuple[str, ...]], ...] = field(default=())
+    # wall-clock issue time (epoch seconds; 0 = now at encode): what an environment's token TTL measures
+    issued_at: float = 0.0
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since this token was issued."""
+        return (time.time() if now is None else now) - self.issued_at
 
 
 def _b64(data: bytes) -> str:
@@ -53,6 +60,7 @@ def encode(token: SyncToken) -> str:
         "v": token.version,
         "c": token.cursor,
         "n": secrets.token_hex(4),
+        "t": round(token.issued_at or time.time(), 3),
     }
     if token.filters:
         body["f"] = [[name, op, list(values)] for name, op, values in token.filters]
@@ -74,6 +82,7 @@ def decode(text: str, env_id: str, host: str, version: int) -> SyncToken:
             version=int(body["v"]),
             cursor=int(body["c"]),
             filters=tuple((str(n), str(o), tuple(str(v) for v in vals)) for n, o, vals in body.get("f", [])),
+            issued_at=float(body.get("t", 0.0)),
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidToken("undecodable") from exc

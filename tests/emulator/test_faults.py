@@ -101,3 +101,16 @@ def test_clear_faults(driver):
 def test_faults_never_hit_the_control_api(driver):
     driver.control.inject_fault("drop", times=3)
     assert driver.control.faults()[0]["times"] == 3
+
+
+def test_stale_marks_responses_unless_the_client_waits_for_new_content(driver):
+    driver.control.inject_fault("stale", times=2, path=r"/items$")
+    url = driver.url("/items", version=1)
+    marked = driver.session.get(url, timeout=10)
+    assert marked.status_code == 200 and marked.headers["X-Stale-Content"] == "1"
+    assert marked.json()["items"] == []
+    waited = driver.session.get(url, headers={"X-KC-Wait-For-Loading-New-Content": "true"}, timeout=10)
+    assert waited.status_code == 200 and "X-Stale-Content" not in waited.headers
+    assert driver.control.faults() == []  # both uses consumed
+    assert "X-Stale-Content" not in driver.session.get(url, timeout=10).headers
+    assert [r["fault"] for r in driver.control.requests(driver.env_id)] == ["stale", "stale", None]
