@@ -1,15 +1,18 @@
-"""What the init, pull and commit operators and the sensor share: the token location and the hook.
+"""What the init, pull and commit operators and the sensor share: the token arguments and the hook.
 
-Every task names where its token lives with the same four arguments (``kontent_conn_id``,
-``token_store``, ``variable_key``, ``asset``), so a DAG can switch stores by changing one value. The
-store is resolved at execute time, after templating and dynamic task mapping, because the default
-Variable key depends on the (possibly mapped) connection id.
+Every task names its connection and where its token lives with the same arguments
+(``kontent_conn_id``, ``token_store``, ``variable_key``, ``asset``, ``api_version``, ``filters``), owned by
+``KontentTokenTaskMixin``, so a DAG can switch stores by changing one value. The store is resolved at
+execute time, after templating and dynamic task mapping, because the default Variable key depends on
+the (possibly mapped) connection id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+from airflow.sdk import BaseOperator
 
 from airflow_provider_kontent.tokens import (
     TOKEN_STORES,
@@ -22,7 +25,7 @@ from airflow_provider_kontent.tokens import (
     short_token,
 )
 
-__all__ = ["KontentTokenMixin", "add_asset", "as_storage_path", "default_deferrable", "pending_summary"]
+__all__ = ["KontentTokenTaskMixin", "add_asset", "as_storage_path", "default_deferrable", "pending_summary"]
 
 
 def as_storage_path(value: Any) -> Any:
@@ -76,30 +79,51 @@ def pending_summary(token: str, deltas: list[Any]) -> dict[str, Any]:
     return {"token": token, "pending": pending, "total": len(deltas)}
 
 
-class KontentTokenMixin:
-    """Shared arguments and helpers; mixed into ``BaseOperator``/``BaseSensorOperator`` subclasses."""
+class KontentTokenTaskMixin(BaseOperator):
+    """The six token arguments, their validation, templating and asset wiring, plus the shared helpers.
 
-    kontent_conn_id: str
-    token_store: str
-    variable_key: str | None
-    asset: Any
-    api_version: int
-    filters: Mapping[str, Any] | None
-    log: Any
+    Put it first in the bases: ``class X(KontentTokenTaskMixin, BaseOperator)`` or
+    ``class X(KontentTokenTaskMixin, BaseSensorOperator)``; a subclass's ``__init__`` takes only its own
+    arguments and passes ``**kwargs`` on.
 
-    def _init_token_args(
+    It subclasses ``BaseOperator`` on purpose, although it is used like a mixin: Airflow's
+    ``.partial()``/``.expand()`` validation (``validate_mapping_kwargs``) and ``default_args`` filling
+    only see the ``__init__`` parameters of classes built by ``BaseOperatorMeta`` (it records them on the
+    wrapped ``__init__`` while walking the MRO). A plain mixin's ``__init__`` is skipped, so
+    ``.expand(kontent_conn_id=[...])`` would fail with "unexpected keyword argument".
+
+    :param kontent_conn_id: Kontent connection (templated).
+    :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
+    :param variable_key: Variable name for ``token_store="variable"`` (templated); default
+        ``kontent_sync_token__<kontent_conn_id>``.
+    :param asset: the Kontent asset whose state holds the token for ``token_store="asset"``; added to the
+        task's inlets, or outlets where the class sets ``asset_attachment = "outlets"`` (the pull).
+    :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
+    :param filters: e.g. ``{"system.type[in]": "article,blog", "language": "de"}`` (templated).
+    """
+
+    #: Subclasses extend this: ``(*KontentTokenTaskMixin.template_fields, "token")``.
+    template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters")
+    template_fields_renderers = {"filters": "json"}
+    #: Where ``asset`` goes: inlets (state access, no asset event) or outlets (emits an event).
+    asset_attachment: ClassVar[Literal["inlets", "outlets"]] = "inlets"
+
+    def __init__(
         self,
         *,
-        kontent_conn_id: str,
-        token_store: str,
-        variable_key: str | None,
-        asset: Any,
-        api_version: int,
-        filters: Mapping[str, Any] | None,
+        kontent_conn_id: str = "kontent_default",
+        token_store: str = "variable",
+        variable_key: str | None = None,
+        asset: Any = None,
+        api_version: int = 2,
+        filters: Mapping[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         validate_store_args(token_store, asset)
         if api_version not in (1, 2):
             raise ValueError(f"api_version must be 1 or 2; got {api_version!r}")
+        add_asset(kwargs, asset, self.asset_attachment)
+        super().__init__(**kwargs)
         self.kontent_conn_id = kontent_conn_id
         self.token_store = token_store
         self.variable_key = variable_key

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_kontent._common import KontentTokenMixin, add_asset
+from airflow_provider_kontent._common import KontentTokenTaskMixin
 from airflow_provider_kontent.tokens import short_token, xcom_pull_same_map_index
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["KontentSyncCommitOperator"]
 
 
-class KontentSyncCommitOperator(KontentTokenMixin, BaseOperator):
+class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
     """Commit the ``next_token`` of a ``KontentSyncPullOperator(commit_token=False)``.
 
     Place it after the tasks that load the pulled changes. If a load fails this task does not run, the
@@ -26,8 +26,9 @@ class KontentSyncCommitOperator(KontentTokenMixin, BaseOperator):
     this task fails loudly rather than skipping or repeating changes. Committing twice is harmless (the
     second commit sees the new token already stored).
 
-    Use the same ``kontent_conn_id``/``token_store``/``variable_key``/``asset``/``api_version``/``filters``
-    as the pull.
+    Takes the token arguments of ``KontentTokenTaskMixin``; use the same ``kontent_conn_id``,
+    ``token_store``, ``variable_key``, ``asset``, ``api_version`` and ``filters`` as the pull (the ``asset``
+    goes to the inlets).
 
     :param pull_task_id: task id of the pull whose summary (return value) is committed; for a mapped
         commit the pull's summary with the same map index is used.
@@ -36,32 +37,17 @@ class KontentSyncCommitOperator(KontentTokenMixin, BaseOperator):
     :return: ``{"committed": bool, "previous_token", "next_token", "location"}``.
     """
 
-    template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters", "pull_task_id", "summary")
+    template_fields: Sequence[str] = (*KontentTokenTaskMixin.template_fields, "pull_task_id", "summary")
     ui_color = "#7fbfe9"
 
     def __init__(
         self,
         *,
-        kontent_conn_id: str = "kontent_default",
-        token_store: str = "variable",
-        variable_key: str | None = None,
-        asset: Any = None,
-        api_version: int = 2,
-        filters: Mapping[str, Any] | None = None,
         pull_task_id: str = "pull",
         summary: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        add_asset(kwargs, asset, "inlets")
         super().__init__(**kwargs)
-        self._init_token_args(
-            kontent_conn_id=kontent_conn_id,
-            token_store=token_store,
-            variable_key=variable_key,
-            asset=asset,
-            api_version=api_version,
-            filters=filters,
-        )
         self.pull_task_id = pull_task_id
         self.summary = summary
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_kontent._common import KontentTokenMixin, add_asset, as_storage_path
+from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
 from airflow_provider_kontent._delivery import NdjsonSink, XComSink, content_for, delta_record
 from airflow_provider_kontent.tokens import TokenRecord, short_token
 
@@ -17,22 +17,17 @@ if TYPE_CHECKING:
 __all__ = ["KontentSyncInitOperator"]
 
 
-class KontentSyncInitOperator(KontentTokenMixin, BaseOperator):
+class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
     """Initialize a Kontent.ai sync and store its continuation token.
 
     Safe in scheduled DAGs: when the store already holds a token for this environment, mode and API
     version, it is kept (and the log says so), because a new init marks "now" and silently drops every
     change made since the stored token. Pass ``reinitialize=True`` to start over on purpose.
 
-    :param kontent_conn_id: Kontent connection (templated).
-    :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
-    :param variable_key: Variable name for ``token_store="variable"`` (templated); default
-        ``kontent_sync_token__<kontent_conn_id>``.
-    :param asset: the Kontent asset whose state holds the token for ``token_store="asset"``; it is added
-        to the task's inlets (so init emits no asset event).
-    :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
-    :param filters: e.g. ``{"system.type[in]": "article,blog", "language": "de"}`` (templated); stored in
-        the token record and applied by sensor and pull.
+    Takes the token arguments of ``KontentTokenTaskMixin`` (``kontent_conn_id``, ``token_store``,
+    ``variable_key``, ``asset``, ``api_version``, ``filters``). The ``asset`` goes to the inlets (init
+    emits no asset event); the ``filters`` are stored in the token record and applied by sensor and pull.
+
     :param reinitialize: replace a stored token with a new one (drops the changes since the old one).
     :param snapshot: after a new init, export every item through ``/items-feed`` so a first load has the
         full state; changes made during the export also appear in the next pull (at-least-once).
@@ -44,24 +39,15 @@ class KontentSyncInitOperator(KontentTokenMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "kontent_conn_id",
-        "variable_key",
-        "filters",
+        *KontentTokenTaskMixin.template_fields,
         "snapshot_path",
         "snapshot_languages",
     )
-    template_fields_renderers = {"filters": "json"}
     ui_color = "#c9e7f8"
 
     def __init__(
         self,
         *,
-        kontent_conn_id: str = "kontent_default",
-        token_store: str = "variable",
-        variable_key: str | None = None,
-        asset: Any = None,
-        api_version: int = 2,
-        filters: Mapping[str, Any] | None = None,
         reinitialize: bool = False,
         snapshot: bool = False,
         snapshot_path: Any = None,
@@ -69,16 +55,7 @@ class KontentSyncInitOperator(KontentTokenMixin, BaseOperator):
         max_xcom_bytes: int = 1_000_000,
         **kwargs: Any,
     ) -> None:
-        add_asset(kwargs, asset, "inlets")
         super().__init__(**kwargs)
-        self._init_token_args(
-            kontent_conn_id=kontent_conn_id,
-            token_store=token_store,
-            variable_key=variable_key,
-            asset=asset,
-            api_version=api_version,
-            filters=filters,
-        )
         self.reinitialize = reinitialize
         self.snapshot = snapshot
         self.snapshot_path = snapshot_path

@@ -9,7 +9,7 @@ import pendulum
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_kontent._common import KontentTokenMixin, add_asset, as_storage_path
+from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
 from airflow_provider_kontent._delivery import DeliveryTooLargeError, NdjsonSink, XComSink, drain
 from airflow_provider_kontent.tokens import TokenStore, short_token
 
@@ -23,7 +23,7 @@ XCOM_RETURN_KEY = "return_value"
 _CHECKPOINT_KEY = "kontent_pull_commit"
 
 
-class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
+class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
     """Pull every change since the token, compacted to the last change per key.
 
     Pages ``GET /sync`` until an empty page (or ``max_pages``; the next run resumes from there), applies
@@ -33,12 +33,11 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
     safely written; with ``commit_token=False`` a ``KontentSyncCommitOperator`` after the loading tasks
     commits it (at-least-once delivery).
 
-    :param kontent_conn_id: Kontent connection (templated).
-    :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
-    :param variable_key: Variable name (templated); default ``kontent_sync_token__<kontent_conn_id>``.
-    :param asset: the Kontent asset; added to the outlets, receives an asset event with the counts.
-    :param api_version: 2 (default) or 1.
-    :param filters: client-side filters for v2 (server-side for v1), templated.
+    Takes the token arguments of ``KontentTokenTaskMixin`` (``kontent_conn_id``, ``token_store``,
+    ``variable_key``, ``asset``, ``api_version``, ``filters``). Here the ``asset`` goes to the outlets and
+    receives an asset event with the counts; ``filters`` are applied client-side for v2 (server-side
+    for v1).
+
     :param token: start from this token instead of the stored one (templated).
     :param max_pages: page budget per run; ``None`` drains until an empty page.
     :param include_content: fetch the full content item (and its components) of every changed item.
@@ -52,19 +51,13 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
     :return: the summary dict (see docs/operators.md).
     """
 
-    template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters", "token", "output_path")
-    template_fields_renderers = {"filters": "json"}
+    template_fields: Sequence[str] = (*KontentTokenTaskMixin.template_fields, "token", "output_path")
     ui_color = "#9fd3f2"
+    asset_attachment = "outlets"
 
     def __init__(
         self,
         *,
-        kontent_conn_id: str = "kontent_default",
-        token_store: str = "variable",
-        variable_key: str | None = None,
-        asset: Any = None,
-        api_version: int = 2,
-        filters: Mapping[str, Any] | None = None,
         token: str | None = None,
         max_pages: int | None = None,
         include_content: bool = False,
@@ -74,16 +67,7 @@ class KontentSyncPullOperator(KontentTokenMixin, BaseOperator):
         part_max_bytes: int = 64 * 1024 * 1024,
         **kwargs: Any,
     ) -> None:
-        add_asset(kwargs, asset, "outlets")
         super().__init__(**kwargs)
-        self._init_token_args(
-            kontent_conn_id=kontent_conn_id,
-            token_store=token_store,
-            variable_key=variable_key,
-            asset=asset,
-            api_version=api_version,
-            filters=filters,
-        )
         if max_pages is not None and max_pages < 1:
             raise ValueError(f"max_pages must be >= 1 or None; got {max_pages!r}")
         self.token = token

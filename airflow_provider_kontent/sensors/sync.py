@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_kontent._common import KontentTokenMixin, add_asset, default_deferrable, pending_summary
+from airflow_provider_kontent._common import KontentTokenTaskMixin, default_deferrable, pending_summary
 from airflow_provider_kontent.tokens import short_token
 from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["KontentSyncSensor"]
 
 
-class KontentSyncSensor(KontentTokenMixin, BaseSensorOperator):
+class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
     """Wait for Kontent.ai changes after a token. Read-only: it never advances or stores the token.
 
     Each poke is ``GET /sync`` with the token (repeatable: the same token returns the same or more
@@ -31,13 +31,10 @@ class KontentSyncSensor(KontentTokenMixin, BaseSensorOperator):
     ``deferrable=True`` (waits in the triggerer with ``KontentSyncTrigger``; default from
     ``[operators] default_deferrable``).
 
-    :param kontent_conn_id: Kontent connection (templated).
-    :param token_store: where the token is read from when ``token`` is not given: ``"variable"``
-        (default), ``"asset"`` (Airflow 3.3+, the asset is added to the inlets) or ``"xcom"``.
-    :param variable_key: Variable name (templated); default ``kontent_sync_token__<kontent_conn_id>``.
-    :param asset: the Kontent asset for ``token_store="asset"``.
-    :param api_version: 2 or 1.
-    :param filters: only changes that pass these filters count (templated).
+    Takes the token arguments of ``KontentTokenTaskMixin`` (``kontent_conn_id``, ``token_store``,
+    ``variable_key``, ``asset``, ``api_version``, ``filters``): the store is read only when ``token`` is
+    not given, the ``asset`` goes to the inlets, and only changes that pass the ``filters`` count.
+
     :param token: wait on this token instead (templated, e.g. ``"{{ ti.xcom_pull('init')['token'] }}"``).
     :param deferrable: defer to the triggerer instead of poking.
     :param max_lookahead_pages: pages followed per poke through changes the filters drop.
@@ -46,35 +43,19 @@ class KontentSyncSensor(KontentTokenMixin, BaseSensorOperator):
         changes on the first page that had any (a lower bound of what the pull will get).
     """
 
-    template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters", "token")
-    template_fields_renderers = {"filters": "json"}
+    template_fields: Sequence[str] = (*KontentTokenTaskMixin.template_fields, "token")
     ui_color = "#dff0fb"
 
     def __init__(
         self,
         *,
-        kontent_conn_id: str = "kontent_default",
-        token_store: str = "variable",
-        variable_key: str | None = None,
-        asset: Any = None,
-        api_version: int = 2,
-        filters: Mapping[str, Any] | None = None,
         token: str | None = None,
         deferrable: bool | None = None,
         max_lookahead_pages: int = 10,
         max_errors: int = 3,
         **kwargs: Any,
     ) -> None:
-        add_asset(kwargs, asset, "inlets")
         super().__init__(**kwargs)
-        self._init_token_args(
-            kontent_conn_id=kontent_conn_id,
-            token_store=token_store,
-            variable_key=variable_key,
-            asset=asset,
-            api_version=api_version,
-            filters=filters,
-        )
         self.token = token
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.max_lookahead_pages = max_lookahead_pages
