@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_kontent._common import KontentTokenTaskMixin, default_deferrable, pending_summary
 from airflow_provider_kontent.tokens import short_token
@@ -17,7 +17,17 @@ from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["KontentSyncSensor"]
+__all__ = ["KontentSyncSensor", "KontentSyncSensorError"]
+
+
+class KontentSyncSensorError(RuntimeError):
+    """The deferred wait failed (auth, bad token, server errors after retries).
+
+    Deliberately not an ``AirflowException``: Airflow's ``resume_execution`` turns every
+    ``AirflowException`` into a skip when ``soft_fail=True``, and users set ``soft_fail`` to mean "no
+    changes before the timeout", not "hide a revoked key". Poke mode behaves the same way, because the
+    client's errors are not ``AirflowException`` either.
+    """
 
 
 class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
@@ -120,7 +130,7 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
                 if self.soft_fail:
                     raise AirflowSkipException(f"Kontent sensor timed out: {message}")
                 raise AirflowSensorTimeout(f"Kontent sensor timed out: {message}")
-            raise AirflowException(f"Kontent sync sensor failed: {message}")
+            raise KontentSyncSensorError(f"Kontent sync sensor failed: {message}")
         result = {
             "token": event["token"],
             "pending": event.get("pending", {}),

@@ -143,3 +143,25 @@ async def test_persistent_faults_end_with_error(monkeypatch, kontent_emulator, k
     )
     event = await _first_event(trigger)
     assert event["status"] == "error" and "500" in event["message"]
+
+
+async def test_error_event_fails_a_soft_fail_sensor_instead_of_skipping(kontent_emulator, kontent_conn):
+    """soft_fail means "no changes in time -> skip"; a real failure must still fail the task."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from airflow_provider_kontent.sensors.sync import KontentSyncSensor, KontentSyncSensorError
+
+    sensor = KontentSyncSensor(task_id="wait", token="not-a-token", deferrable=True, soft_fail=True)
+    error = await _first_event(KontentSyncTrigger(kontent_conn_id="kontent_default", token="not-a-token"))
+    assert error["status"] == "error"
+    with pytest.raises(KontentSyncSensorError, match="Kontent sync sensor failed"):
+        sensor.resume_execution("execute_complete", {"event": error}, context={})
+
+    with _client(kontent_emulator, kontent_conn) as client:
+        token = client.init_sync()
+    timed_out = await _first_event(
+        KontentSyncTrigger(kontent_conn_id="kontent_default", token=token, end_time=time.time())
+    )
+    assert timed_out["timeout"] is True
+    with pytest.raises(AirflowSkipException):
+        sensor.resume_execution("execute_complete", {"event": timed_out}, context={})
