@@ -45,6 +45,7 @@ from airflow_provider_kontent.testing.changelog import (
     KontentClock,
 )
 from airflow_provider_kontent.testing.delivery import SelectionCache
+from airflow_provider_kontent.testing.elements import item_system
 from airflow_provider_kontent.testing.errors import ControlError
 from airflow_provider_kontent.testing.faults import FaultSet, build_fault
 from airflow_provider_kontent.testing.model import (
@@ -223,25 +224,6 @@ def taxonomy_dict(group: TaxonomyGroup) -> dict[str, Any]:
         "last_modified": group.last_modified,
         "terms": copy.deepcopy(group.terms),
     }
-
-
-def item_system(env: Environment, item: Item, language: str, version: VariantVersion) -> dict[str, Any]:
-    """The Sync ``data.system`` of one variant version (workflow fields omitted for components)."""
-    ctype = env.types.get(item.type_id)
-    system: dict[str, Any] = {
-        "id": item.id,
-        "name": version.name,
-        "codename": item.codename,
-        "language": language,
-        "type": ctype.codename if ctype else "",
-        "collection": item.collection,
-        "sitemap_locations": [],
-        "last_modified": version.last_modified,
-    }
-    if not item.is_component:
-        system["workflow"] = version.workflow
-        system["workflow_step"] = version.workflow_step
-    return system
 
 
 class RequestLog:
@@ -449,7 +431,7 @@ class EmulatorStore:
         change_type: str,
         version: VariantVersion,
     ) -> None:
-        system = item_system(env, item, language, version)
+        system = item_system(env, item, version, language)
         self._record(env, (host,), ITEM, (item.id, language), change_type, system, item.id, item.type_id)
 
     # ------------------------------------------------------------------------------------ environments
