@@ -65,6 +65,9 @@ def main() -> None:
         f"in {ndjson['files']} file(s), {ndjson['pages']} pages, {ndjson['seconds']} s"
     )
     print(f"  XCom (in memory, guard off): peak {xcom['peak_bytes'] / mib:.1f} MiB, {xcom['seconds']} s")
+    print(
+        f"  ratio: the in-memory baseline peaks {xcom['peak_bytes'] / ndjson['peak_bytes']:.1f}x higher than NDJSON"
+    )
 
 
 if __name__ == "__main__":
