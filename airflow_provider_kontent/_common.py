@@ -100,6 +100,9 @@ class KontentTokenTaskMixin(BaseOperator):
         task's inlets, or outlets where the class sets ``asset_attachment = "outlets"`` (the pull).
     :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
     :param filters: e.g. ``{"system.type[in]": "article,blog", "language": "de"}`` (templated).
+    :param hook_params: client settings that win over the connection for this task, e.g.
+        ``{"max_concurrency": 8, "max_attempts": 8}`` (any ``ClientConfig`` field except the key, which
+        only ever comes from the connection so it cannot land in a serialized DAG).
     """
 
     #: Subclasses extend this: ``(*KontentTokenTaskMixin.template_fields, "token")``.
@@ -117,9 +120,14 @@ class KontentTokenTaskMixin(BaseOperator):
         asset: Any = None,
         api_version: int = 2,
         filters: Mapping[str, Any] | None = None,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         validate_store_args(token_store, asset)
+        if hook_params and "api_key" in hook_params:
+            raise ValueError(
+                "hook_params cannot carry api_key: put the key in the connection's password field"
+            )
         if api_version not in (1, 2):
             raise ValueError(f"api_version must be 1 or 2; got {api_version!r}")
         add_asset(kwargs, asset, self.asset_attachment)
@@ -130,6 +138,7 @@ class KontentTokenTaskMixin(BaseOperator):
         self.asset = asset
         self.api_version = api_version
         self.filters = filters
+        self.hook_params = dict(hook_params or {})
 
     # The hook is created lazily in execute (never at parse time) and after templating/mapping.
     def get_hook(self) -> Any:
@@ -137,7 +146,7 @@ class KontentTokenTaskMixin(BaseOperator):
         if hook is None or hook.kontent_conn_id != self.kontent_conn_id:
             from airflow_provider_kontent.hooks.kontent import KontentHook
 
-            hook = KontentHook(kontent_conn_id=self.kontent_conn_id)
+            hook = KontentHook(kontent_conn_id=self.kontent_conn_id, **self.hook_params)
             self._kontent_hook = hook
         return hook
 

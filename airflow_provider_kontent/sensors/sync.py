@@ -118,6 +118,7 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
                 end_time=time.time() + timeout if timeout else None,
                 max_errors=self.max_errors,
                 max_lookahead_pages=self.max_lookahead_pages,
+                hook_params=self.hook_params,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=timeout) if timeout else None,

@@ -40,6 +40,7 @@ class KontentSyncTrigger(BaseTrigger):
     :param end_time: epoch seconds after which the trigger ends with a timeout error (None: never).
     :param max_errors: consecutive retryable failures (after the client's own retries) before giving up.
     :param max_lookahead_pages: pages followed per poll through filtered-out changes.
+    :param hook_params: client settings over the connection's (the sensor's ``hook_params``; never a key).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class KontentSyncTrigger(BaseTrigger):
         end_time: float | None = None,
         max_errors: int = 3,
         max_lookahead_pages: int = 10,
+        hook_params: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.kontent_conn_id = kontent_conn_id
@@ -63,6 +65,7 @@ class KontentSyncTrigger(BaseTrigger):
         self.end_time = None if end_time is None else float(end_time)
         self.max_errors = int(max_errors)
         self.max_lookahead_pages = int(max_lookahead_pages)
+        self.hook_params = dict(hook_params or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -76,6 +79,7 @@ class KontentSyncTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "max_errors": self.max_errors,
                 "max_lookahead_pages": self.max_lookahead_pages,
+                "hook_params": dict(self.hook_params),
             },
         )
 
@@ -94,7 +98,9 @@ class KontentSyncTrigger(BaseTrigger):
         from airflow_provider_kontent.hooks.kontent import KontentHook
 
         try:
-            client = await KontentHook(kontent_conn_id=self.kontent_conn_id).aget_async_client()
+            client = await KontentHook(
+                kontent_conn_id=self.kontent_conn_id, **self.hook_params
+            ).aget_async_client()
         except Exception as err:
             yield TriggerEvent(
                 {"status": "error", "timeout": False, "message": f"cannot set up the client: {err}"}

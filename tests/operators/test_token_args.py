@@ -126,3 +126,16 @@ def test_sensor_and_pull_mapped_over_filters(airflow_db, kontent_emulator, konte
     assert {r["codename"] for r in blog["records"]} == {"a_blog", "another_blog"}
     stored = Variable.get("kontent_mapped_filters", deserialize_json=True)
     assert stored["token"] == token  # commit_token=False: nothing moved
+
+
+@pytest.mark.parametrize("name", ["init", "pull", "commit", "sensor"])
+def test_hook_params_reach_the_client_and_never_carry_the_key(name, kontent_conn):
+    cls = _classes()[name]
+    extra = {"pull_task_id": "pull"} if name == "commit" else {}
+    op = cls(task_id=name, hook_params={"max_attempts": 1, "max_concurrency": 7}, **extra)
+    config = op.get_hook().client_config
+    assert (config.max_attempts, config.max_concurrency) == (1, 7)
+    assert config.environment_id == kontent_conn["id"]  # everything else still comes from the connection
+
+    with pytest.raises(ValueError, match="hook_params cannot carry api_key"):
+        cls(task_id=f"{name}_key", hook_params={"api_key": "secret-key-0123456789"}, **extra)

@@ -32,6 +32,7 @@ def test_serialize_round_trip():
         "end_time": 1_900_000_000.5,
         "max_errors": 4,
         "max_lookahead_pages": 7,
+        "hook_params": {"max_attempts": 2, "read_timeout": 5.0},
     }
     path, out = KontentSyncTrigger(**kwargs).serialize()
     assert path == "airflow_provider_kontent.triggers.sync.KontentSyncTrigger"
@@ -165,3 +166,20 @@ async def test_error_event_fails_a_soft_fail_sensor_instead_of_skipping(kontent_
     assert timed_out["timeout"] is True
     with pytest.raises(AirflowSkipException):
         sensor.resume_execution("execute_complete", {"event": timed_out}, context={})
+
+
+async def test_hook_params_reach_the_triggers_client(kontent_emulator, kontent_conn):
+    """One 503: the default client retries it away; with max_attempts=1 and max_errors=1 it ends the wait."""
+    with _client(kontent_emulator, kontent_conn) as client:
+        token = client.init_sync()
+    ctl = kontent_emulator.control
+    kwargs = {"kontent_conn_id": "kontent_default", "token": token, "poll_interval": 0.05, "max_errors": 1}
+    ctl.inject_fault("status", status=503, path=r"/sync$", times=1)
+    strict = await _first_event(
+        KontentSyncTrigger(**kwargs, hook_params={"max_attempts": 1}, end_time=time.time() + 5)
+    )
+    assert strict["status"] == "error" and strict["timeout"] is False and "503" in strict["message"]
+
+    ctl.inject_fault("status", status=503, path=r"/sync$", times=1)
+    default = await _first_event(KontentSyncTrigger(**kwargs, end_time=time.time() + 0.5))
+    assert default["timeout"] is True  # the 503 was retried inside the client; then simply no changes
