@@ -58,6 +58,7 @@ from airflow_provider_kontent.testing.model import (
     VariantVersion,
 )
 from airflow_provider_kontent.testing.ratelimit import RateLimitConfig, RateLimiter
+from airflow_provider_kontent.testing.tokens import new_secret
 
 DEMO_ENVIRONMENT_ID = "0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
 ELEMENT_TYPES = (
@@ -292,6 +293,8 @@ class EmulatorStore:
         self.request_log = RequestLog()
         self.rate_limiter = RateLimiter(enabled=rate_limit)
         self._seq = 0  # global, never reset: stale tokens can never point past new changes
+        # signs Sync tokens: seqs are only meaningful in this store, so another instance's token is foreign
+        self.token_secret = new_secret()
         self._generated = 0
         self.generation = 0  # bumped by every mutation; keys the Delivery selection cache
         self.selection_cache = SelectionCache()

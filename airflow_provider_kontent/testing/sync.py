@@ -164,7 +164,7 @@ def sync_init(
         except FilterError as exc:
             return 400, error_body(str(exc), BAD_QUERY), {}
     cursor = store.visible_head(env.id, host)
-    token = tokens.encode(tokens.SyncToken(env.id, host, version, cursor, filters))
+    token = tokens.encode(tokens.SyncToken(env.id, host, version, cursor, filters), store.token_secret)
     body: dict[str, Any] = {"items": []}
     if version == 2:
         body.update(types=[], languages=[], taxonomies=[])
@@ -191,7 +191,7 @@ def sync_page(
         )
         return 400, error_body(message, INVALID_CONTINUATION), {}
     try:
-        token = tokens.decode(raw, env.id, host, version)
+        token = tokens.decode(raw, env.id, host, version, store.token_secret)
     except tokens.InvalidToken:
         return 400, error_body(MALFORMED_TOKEN_MESSAGE, INVALID_CONTINUATION), {}
     if env.token_ttl_s is not None and token.age() > env.token_ttl_s:
@@ -223,4 +223,4 @@ def sync_page(
             items.append({"change_type": e.change_type + suffix, "timestamp": e.timestamp, "data": data})
         body = {"items": items}
     next_token = tokens.SyncToken(env.id, host, version, page.cursor, token.filters)
-    return 200, body, {"X-Continuation": tokens.encode(next_token)}
+    return 200, body, {"X-Continuation": tokens.encode(next_token, store.token_secret)}

@@ -2,8 +2,11 @@
 
 A token carries everything a sync request needs (environment, host, API version, v1 filters, cursor) so
 the emulator keeps no per-token state and any earlier token can be replayed, as with Kontent.ai. The
-HMAC (per-process secret) makes tampered or invented tokens fail as "malformed" instead of silently
-reading from an arbitrary cursor.
+HMAC makes tampered or invented tokens fail as "malformed" instead of silently reading from an arbitrary
+cursor. The secret belongs to one store (``EmulatorStore.token_secret``), not to the process: cursors are
+positions in one store's change log, so a token from another emulator instance (even for an environment
+with the same id, e.g. two ``seed="demo"`` emulators) must be rejected rather than read as a cursor into
+an unrelated log.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-_SECRET = secrets.token_bytes(32)
+
+def new_secret() -> bytes:
+    """A fresh signing secret for one store."""
+    return secrets.token_bytes(32)
 
 
 class InvalidToken(ValueError):
@@ -48,11 +54,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign(payload: str) -> str:
-    return _b64(hmac.new(_SECRET, payload.encode("utf-8"), hashlib.sha256).digest()[:18])
+def _sign(payload: str, secret: bytes) -> str:
+    return _b64(hmac.new(secret, payload.encode("utf-8"), hashlib.sha256).digest()[:18])
 
 
-def encode(token: SyncToken) -> str:
+def encode(token: SyncToken, secret: bytes) -> str:
     """An opaque token; a fresh nonce makes every issued token distinct, even at the same cursor."""
     body: dict[str, Any] = {
         "e": token.env_id,
@@ -65,13 +71,14 @@ def encode(token: SyncToken) -> str:
     if token.filters:
         body["f"] = [[name, op, list(values)] for name, op, values in token.filters]
     payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
-    return f"{payload}.{_sign(payload)}"
+    return f"{payload}.{_sign(payload, secret)}"
 
 
-def decode(text: str, env_id: str, host: str, version: int) -> SyncToken:
-    """Verify and unpack ``text``; raise :class:`InvalidToken` for anything foreign or tampered."""
+def decode(text: str, env_id: str, host: str, version: int, secret: bytes) -> SyncToken:
+    """Verify and unpack ``text`` (signed with ``secret``); raise :class:`InvalidToken` for anything
+    foreign (another store, environment, host or API version) or tampered."""
     payload, dot, signature = text.strip().partition(".")
-    expected = _sign(payload).encode("utf-8")
+    expected = _sign(payload, secret).encode("utf-8")
     if not dot or not payload or not hmac.compare_digest(signature.encode("utf-8"), expected):
         raise InvalidToken("bad signature")
     try:

@@ -6,6 +6,10 @@ import base64
 import json
 
 import pytest
+import requests
+
+from airflow_provider_kontent.testing import KontentEmulator
+from airflow_provider_kontent.testing.seed import DEMO_ENVIRONMENT_ID
 
 MALFORMED = "The continuation token specified in the 'X-Continuation' request header is malformed."
 
@@ -91,3 +95,19 @@ def test_any_earlier_token_can_be_replayed(driver):
     again = driver.deltas(token)
     assert first == again
     assert len(first) == 1
+
+
+def test_token_of_another_emulator_instance_is_malformed(kontent_emulator):
+    """Both instances serve the demo environment under the same id, but a cursor only means something in
+    the change log of the store that issued it; accepting it elsewhere would silently skip changes."""
+    kontent_emulator.control.seed("demo")
+    with KontentEmulator(seed="demo") as other, requests.Session() as session:
+        assert other.demo_environment["id"] == DEMO_ENVIRONMENT_ID
+        ours, theirs = (f"{emu.base_url}/v2/{DEMO_ENVIRONMENT_ID}/sync" for emu in (kontent_emulator, other))
+        token = session.post(f"{ours}/init", timeout=10).headers["X-Continuation"]
+        other.control.generate_changes(DEMO_ENVIRONMENT_ID, 2)
+        assert_malformed(session.get(theirs, headers={"X-Continuation": token}, timeout=10))
+        own = session.get(ours, headers={"X-Continuation": token}, timeout=10)
+        assert own.status_code == 200 and own.headers["X-Continuation"]
+        theirs_token = session.post(f"{theirs}/init", timeout=10).headers["X-Continuation"]
+        assert_malformed(session.get(ours, headers={"X-Continuation": theirs_token}, timeout=10))
