@@ -14,6 +14,7 @@ import httpx
 
 from airflow_provider_kontent.client import protocol
 from airflow_provider_kontent.client.config import ClientConfig
+from airflow_provider_kontent.client.errors import KontentError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import SyncPage
 from airflow_provider_kontent.client.protocol import ApiRequest, ApiResponse, Protocol, apply_client_filters
@@ -76,7 +77,11 @@ class AsyncKontentClient:
         async def attempt() -> T:
             return protocol.read_outcome(await self._send_once(request), parse, sync_endpoint=sync_endpoint)
 
-        return await async_retrying(self.config, request.method, request.loggable_url)(attempt)
+        try:
+            return await async_retrying(self.config, request.method, request.loggable_url)(attempt)
+        except KontentError as exc:
+            protocol.label_error(exc, self.config)
+            raise
 
     async def sync_page(
         self, token: str, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None

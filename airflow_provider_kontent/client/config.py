@@ -93,6 +93,18 @@ def _checked_api_key(key: Any) -> str | None:
     return key or None
 
 
+def _checked_context(context: Any) -> str | None:
+    """A single-line label (it leads error texts); empty means none."""
+    if context is None:
+        return None
+    if not isinstance(context, str):
+        raise KontentConfigError(f"must be a string, got {type(context).__name__}", field="context")
+    context = context.strip()
+    if not context.isprintable():
+        raise KontentConfigError("must be a single line of printable characters", field="context")
+    return context or None
+
+
 def _checked_base_url(base_url: str | None, mode: ApiMode) -> str | None:
     """Validate a base URL override; the key may go only over https or to a loopback host.
 
@@ -147,6 +159,10 @@ class ClientConfig:
     Content fetch: ``max_concurrency`` threads, ``url_max_length`` for ``system.id[in]`` batches.
     Every request of a client passes a sliding-window limiter of ``rate_limit_per_second`` and
     ``rate_limit_per_minute`` (defaults 90 and 1,800: under Kontent.ai's 100/s and 2,000/min).
+
+    ``context`` is an optional label that leads the text of every API error the client raises (the
+    Airflow hook sets ``connection '<conn id>'``); the client itself knows nothing about Airflow. It
+    is shown in errors and ``repr``, so it must never hold anything secret.
     """
 
     environment_id: str
@@ -164,6 +180,7 @@ class ClientConfig:
     url_max_length: int = 2000
     rate_limit_per_second: int = 90
     rate_limit_per_minute: int = 1800
+    context: str | None = None
 
     def __post_init__(self) -> None:
         env = (self.environment_id or "").strip() if isinstance(self.environment_id, str) else ""
@@ -190,6 +207,7 @@ class ClientConfig:
                 f"mode '{mode.value}' needs a {kind} Delivery API key, but none is set", field="api_key"
             )
         object.__setattr__(self, "base_url", _checked_base_url(self.base_url, mode))
+        object.__setattr__(self, "context", _checked_context(self.context))
 
         for name in ("connect_timeout", "read_timeout", "backoff_initial", "backoff_max"):
             object.__setattr__(self, name, _positive_number(name, getattr(self, name)))

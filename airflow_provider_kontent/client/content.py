@@ -10,6 +10,7 @@ through a sliding-window rate limiter.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -20,11 +21,25 @@ from urllib.parse import urlencode
 
 import requests
 
-from airflow_provider_kontent.client.errors import KontentConfigError
+from airflow_provider_kontent.client.errors import KontentBadRequestError, KontentConfigError, KontentError
 from airflow_provider_kontent.client.models import ChangeType, Delta, EntityKind
 from airflow_provider_kontent.client.protocol import ApiRequest
 
-__all__ = ["ContentBatch", "RateLimiter", "batch_ids", "group_changed_items", "prepared_url_length"]
+__all__ = [
+    "MAX_RESPONSE_ITEMS",
+    "RESPONSE_TOO_LARGE_ERROR_CODE",
+    "BatchSizer",
+    "ContentBatch",
+    "RateLimiter",
+    "batch_ids",
+    "group_changed_items",
+    "is_response_too_large",
+    "prepared_url_length",
+    "split_evenly",
+]
+
+MAX_RESPONSE_ITEMS = 2000  # items + modular_content per Delivery response
+RESPONSE_TOO_LARGE_ERROR_CODE = 6
 
 
 @dataclass
@@ -34,7 +49,8 @@ class ContentBatch:
     ``items``: ``{(id, language): item}``; ``modular_content``: ``{language: {codename: item}}`` (the
     components of the fetched items); ``missing``: ``(id, language)`` pairs the API did not return
     (unpublished, deleted or not processed yet: not an error); ``requests``: batch requests that
-    succeeded, one per ``system.id[in]`` batch (retried attempts are not counted).
+    succeeded, one per ``system.id[in]`` batch (retried attempts and batches refused as too large,
+    then split, are not counted).
     """
 
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -109,6 +125,78 @@ def group_changed_items(deltas: Iterable[Delta]) -> dict[str, list[str]]:
             continue
         grouped.setdefault(delta.language, {})[delta.id] = None
     return {language: list(ids) for language, ids in grouped.items()}
+
+
+def is_response_too_large(exc: KontentError) -> bool:
+    """400 ``error_code`` 6: the response would exceed ``MAX_RESPONSE_ITEMS`` (items + components)."""
+    return (
+        isinstance(exc, KontentBadRequestError)
+        and exc.status == 400
+        and exc.error_code == RESPONSE_TOO_LARGE_ERROR_CODE
+    )
+
+
+def split_evenly(ids: list[str], size: int) -> list[list[str]]:
+    """``ids`` in order, in the fewest chunks of at most ``size``, as equal as possible (47 by 34 ->
+    24 + 23, not 34 + 13: chunks of similar size have similar odds of fitting the response cap)."""
+    if size < 1 or len(ids) <= size:
+        return [ids]
+    count = math.ceil(len(ids) / size)
+    base, extra = divmod(len(ids), count)
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + base + (1 if index < extra else 0)
+        chunks.append(ids[start:end])
+        start = end
+    return chunks
+
+
+class BatchSizer:
+    """Learns how many ids fit one response under the 2,000-item cap (thread-safe, one per client).
+
+    Until a batch has been refused as too large, batches are sized by the URL limit alone (no change
+    for ordinary content). After that, a batch holds at most ``target`` items' worth of ids, estimated
+    from the ``X-Request-Charge`` of the responses so far (items + components per id, on average);
+    before any charge is known, at most half the refused batch. The average, not the worst batch,
+    keeps one component-heavy item from shrinking every later batch; a batch that still does not
+    fit is split again.
+    """
+
+    def __init__(self, target: int = MAX_RESPONSE_ITEMS * 3 // 4) -> None:
+        self.target = target
+        self._lock = threading.Lock()
+        self._refused_cap: int | None = None
+        self._charged_ids = 0
+        self._charge = 0
+
+    def record(self, ids: int, charge: str | None) -> None:
+        """A batch of ``ids`` succeeded; ``charge`` is its ``X-Request-Charge`` header (may be absent)."""
+        if charge is None or not charge.strip().isdigit() or ids < 1:
+            return
+        with self._lock:
+            self._charged_ids += ids
+            self._charge += int(charge.strip())
+
+    def refused(self, ids: int) -> None:
+        """A batch of ``ids`` was refused as too large."""
+        with self._lock:
+            half = max(1, math.ceil(ids / 2))
+            self._refused_cap = half if self._refused_cap is None else min(self._refused_cap, half)
+
+    @property
+    def limit(self) -> int | None:
+        """The most ids a batch should hold now; None while no batch was too large."""
+        with self._lock:
+            if self._refused_cap is None:
+                return None
+            if self._charge > 0:
+                return max(1, self.target * self._charged_ids // self._charge)
+            return self._refused_cap
+
+    def chunks(self, ids: list[str]) -> list[list[str]]:
+        """``ids`` (one URL-sized batch) split to the current limit."""
+        limit = self.limit
+        return split_evenly(ids, limit) if limit else [ids]
 
 
 class RateLimiter:

@@ -30,10 +30,13 @@ class KontentError(Exception):
     ``retryable`` tells the retry policy whether another attempt could succeed (a class default that
     one error may override, e.g. a TLS certificate failure is a connection error that no retry can
     fix); ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one; ``attempts`` is
-    set when retries gave up.
+    set when retries gave up. ``context`` is a caller's label for where the request came from (the hook
+    sets ``connection '<conn id>'`` via ``ClientConfig.context``) and leads ``str()``, so a failed
+    task names the connection to fix.
     """
 
     retryable: bool = False
+    context: str | None = None  # class default: errors pickled before the attribute existed
 
     def __init__(
         self,
@@ -48,6 +51,7 @@ class KontentError(Exception):
         hint: str | None = None,
         retry_after: float | None = None,
         retryable: bool | None = None,
+        context: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -60,17 +64,18 @@ class KontentError(Exception):
         self.hint = hint
         self.retry_after = retry_after
         self.attempts: int | None = None
+        self.context = context
         if retryable is not None:
             self.retryable = retryable
 
     def __str__(self) -> str:
-        parts: list[str] = []
-        if self.status is not None:
-            parts.append(f"HTTP {self.status}")
-        if self.url:
-            parts.append(f"from {self.method + ' ' if self.method else ''}{self.url}")
-        head = " ".join(parts)
-        text = f"{head}: {self.message}" if head else self.message
+        text = self._describe()
+        return f"{self.context}: {text}" if self.context else text
+
+    def _describe(self) -> str:
+        """Status, Kontent's message and ids first, the hint, and the (long) URL last, so the reason
+        stays readable in a one-line log or a UI that cuts the text short."""
+        text = f"HTTP {self.status}: {self.message}" if self.status is not None else self.message
         details = []
         if self.error_code is not None:
             details.append(f"error_code={self.error_code}")
@@ -81,7 +86,9 @@ class KontentError(Exception):
         if details:
             text += f" ({', '.join(details)})"
         if self.hint:
-            text += f". {self.hint}"
+            text += f"{'' if text.endswith('.') else '.'} {self.hint}"
+        if self.url:
+            text += f" [{self.method + ' ' if self.method else ''}{self.url}]"
         return text
 
     def __repr__(self) -> str:
@@ -109,8 +116,8 @@ class KontentConfigError(KontentError, ValueError):
         super().__init__(message, **kwargs)
         self.field = field
 
-    def __str__(self) -> str:
-        base = super().__str__()
+    def _describe(self) -> str:
+        base = super()._describe()
         return f"Invalid '{self.field}': {base}" if self.field else base
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "Protocol",
     "apply_client_filters",
     "certificate_failure",
+    "label_error",
     "check_api_version",
     "error_from_response",
     "parse_json",
@@ -198,6 +199,13 @@ def apply_client_filters(
     page.deltas = kept
     page.skipped = stats.skipped
     return page
+
+
+def label_error(exc: KontentError, config: ClientConfig) -> KontentError:
+    """Put the config's ``context`` label (e.g. the Airflow connection) on an error that has none."""
+    if exc.context is None and config.context:
+        exc.context = config.context
+    return exc
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

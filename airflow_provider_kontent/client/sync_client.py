@@ -15,12 +15,15 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from airflow_provider_kontent.client import protocol
 from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.content import (
+    MAX_RESPONSE_ITEMS,
+    BatchSizer,
     ContentBatch,
     RateLimiter,
     batch_ids,
     group_changed_items,
+    is_response_too_large,
 )
-from airflow_provider_kontent.client.errors import KontentConfigError
+from airflow_provider_kontent.client.errors import KontentConfigError, KontentError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
 from airflow_provider_kontent.client.protocol import (
@@ -84,6 +87,7 @@ class KontentClient:
             [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)]
         )
         self.filter_stats = FilterStats()
+        self.batch_sizer = BatchSizer()
 
     def __repr__(self) -> str:
         return f"KontentClient({self.config!r})"
@@ -126,7 +130,11 @@ class KontentClient:
         def attempt() -> T:
             return protocol.read_outcome(self._send_once(request), parse, sync_endpoint=sync_endpoint)
 
-        return retrying(self.config, request.method, request.loggable_url)(attempt)
+        try:
+            return retrying(self.config, request.method, request.loggable_url)(attempt)
+        except KontentError as exc:
+            protocol.label_error(exc, self.config)
+            raise
 
     # --- Sync API ----------------------------------------------------------------------------
     def init_sync(self, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None) -> str:
@@ -183,8 +191,11 @@ class KontentClient:
 
         Ids are grouped by language and packed into ``system.id[in]`` batches under
         ``url_max_length``; batches run on ``max_concurrency`` threads through the rate limiter.
-        Items not returned are listed in ``missing`` rather than raised. If a batch fails for good,
-        batches not started yet are cancelled and the error is raised.
+        A batch whose response would pass the 2,000-item cap (400 ``error_code`` 6: components count
+        too) is split in halves and retried, down to a single id; later batches are sized from what
+        responses cost so far (``batch_sizer``). Items not returned are listed in ``missing`` rather
+        than raised. If a batch fails for good, batches not started yet are cancelled and the error
+        is raised.
         """
         grouped = group_changed_items(deltas)
         if language is not None:
@@ -202,9 +213,11 @@ class KontentClient:
         if not jobs:
             return result
 
-        def fetch(job: tuple[str, list[str]]) -> dict[str, Any]:
+        def fetch(job: tuple[str, list[str]]) -> list[tuple[list[str], dict[str, Any]]]:
             lang, ids = job
-            return self._call(self.protocol.items_by_id_request(lang, ids), protocol.parse_object)
+            return [
+                answer for chunk in self.batch_sizer.chunks(ids) for answer in self._fetch_batch(lang, chunk)
+            ]
 
         workers = min(self.config.max_concurrency, len(jobs))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kontent-fetch") as pool:
@@ -213,10 +226,10 @@ class KontentClient:
             if any(f.exception() is not None for f in done):
                 for future in futures:
                     future.cancel()
-        for (lang, ids), future in zip(jobs, futures, strict=True):
-            body = future.result()  # raises the first failure
-            result.requests += 1
-            _collect(result, lang, ids, body)
+        for (lang, _ids), future in zip(jobs, futures, strict=True):
+            for ids, body in future.result():  # raises the first failure
+                result.requests += 1
+                _collect(result, lang, ids, body)
         if result.missing:
             log.info(
                 "Kontent fetch: %d item variant(s) not available (yet): %s",
@@ -224,6 +237,35 @@ class KontentClient:
                 result.missing[:10],
             )
         return result
+
+    def _fetch_batch(self, language: str, ids: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+        """One ``system.id[in]`` request; halves (recursively) when the response would be too large."""
+        try:
+            body, charge = self._call(self.protocol.items_by_id_request(language, ids), _parse_charged)
+        except KontentError as exc:
+            if not is_response_too_large(exc):
+                raise
+            if len(ids) == 1:
+                exc.hint = (
+                    f"Item {ids[0]} ({language}) alone is over the Delivery API's {MAX_RESPONSE_ITEMS:,}-item "
+                    "response limit (the item plus its components), so it cannot be fetched by id; "
+                    "reduce its components or take it from the items-feed"
+                )
+                raise
+            self.batch_sizer.refused(len(ids))
+            half = (len(ids) + 1) // 2
+            log.warning(
+                "Kontent fetch: %d ids (%s) would exceed the %d-item response limit (items + components); "
+                "splitting the batch into %d + %d ids",
+                len(ids),
+                language,
+                MAX_RESPONSE_ITEMS,
+                half,
+                len(ids) - half,
+            )
+            return self._fetch_batch(language, ids[:half]) + self._fetch_batch(language, ids[half:])
+        self.batch_sizer.record(len(ids), charge)
+        return [(ids, body)]
 
     def iter_items_feed_pages(
         self, language: str | None = None, *, extra_params: list[tuple[str, str]] | None = None
@@ -291,6 +333,11 @@ def _collect(result: ContentBatch, language: str, ids: list[str], body: dict[str
     modular = body.get("modular_content")
     if isinstance(modular, dict) and modular:
         result.modular_content.setdefault(language, {}).update(modular)
+
+
+def _parse_charged(response: ApiResponse) -> tuple[dict[str, Any], str | None]:
+    """A JSON object body and its ``X-Request-Charge`` (the items it cost), for batch sizing."""
+    return protocol.parse_object(response), response.header("x-request-charge")
 
 
 def _parse_feed_page(response: ApiResponse) -> FeedPage:

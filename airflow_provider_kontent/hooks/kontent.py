@@ -105,6 +105,7 @@ def config_from_connection_fields(
         "mode": extra.get("mode") or ApiMode.PUBLIC.value,
         "api_key": password or None,
         "base_url": _base_url(host, port),
+        "context": f"connection '{conn_id}'",  # leads every API error's text
     }
     for name in _FLOAT_EXTRAS:
         coerced = _coerce(conn_id, name, extra.get(name), float)

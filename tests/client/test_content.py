@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from airflow_provider_kontent.client import (
@@ -222,3 +224,82 @@ def test_fetch_stays_under_the_rate_limit_or_honours_retry_after(kontent_emulato
     statuses = [r["status"] for r in item_requests(ctl, env)]
     assert 429 in statuses and statuses.count(200) == 6
     assert any("(HTTP 429); retrying in 1.00s" in r.getMessage() for r in caplog.records)
+
+
+def component_heavy_items(ctl, env_id: str, count: int, components: int) -> None:
+    """``count`` published items, each with ``components`` rich-text components (one bulk call)."""
+    ctl.upsert_type(env_id, "page", elements={"body": {"type": "rich_text", "name": "Body"}})
+    ctl.upsert_type(env_id, "block", elements={"title": {"type": "text", "name": "Title"}})
+    operations = []
+    for n in range(count):
+        comps = {str(uuid.uuid4()): {"type": "block", "elements": {"title": "b"}} for _ in range(components)}
+        html = "".join(
+            '<object type="application/kenticocloud" data-type="item" data-rel="component" '
+            f'data-codename="n{u.replace("-", "_")}"></object>'
+            for u in comps
+        )
+        elements = {"body": {"value": html, "components": comps}}
+        operations.append(
+            {
+                "op": "upsert_item",
+                "codename": f"page_{n}",
+                "type": "page",
+                "language": "en-US",
+                "elements": elements,
+            }
+        )
+    ctl.bulk(env_id, operations)
+
+
+def test_fetch_splits_a_batch_over_the_response_item_cap(kontent_emulator, caplog):
+    """47 ids fit one URL, but 47 items x (1 + 43 components) = 2,068 > 2,000 response items: the
+    emulator refuses the batch (400, error_code 6) and the client halves it instead of failing the pull.
+    A second fetch on the same client sizes its batches from the charge seen and is never refused."""
+    ctl = kontent_emulator.control
+    env = ctl.create_environment()
+    with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
+        token = client.init_sync()
+        component_heavy_items(ctl, env["id"], 47, 43)
+        deltas = changed_items(client, token)
+        assert len(deltas) == 47
+        ctl.clear_requests()
+        batch = client.fetch_items(deltas)
+        first = item_requests(ctl, env)
+        ctl.clear_requests()
+        again = client.fetch_items(deltas)
+        second = item_requests(ctl, env)
+    sizes = [(r["status"], len(r["query"]["system.id[in]"].split(","))) for r in first]
+    assert sizes[0] == (400, 47) and sorted(sizes[1:]) == [(200, 23), (200, 24)]
+    assert batch.requests == 2 and batch.missing == [] and len(batch.items) == 47
+    for result in (batch, again):
+        assert {item_id for item_id, _ in result.items} == {d.id for d in deltas}
+        components = result.modular_content["en-US"]
+        assert len(components) == 47 * 43
+        for item in result.items.values():
+            assert len(item["elements"]["body"]["modular_content"]) == 43
+            assert set(item["elements"]["body"]["modular_content"]) <= set(components)
+    assert any("splitting the batch into 24 + 23 ids" in r.getMessage() for r in caplog.records)
+    assert second and all(r["status"] == 200 for r in second)
+    assert all(len(r["query"]["system.id[in]"].split(",")) < 47 for r in second)
+
+
+def test_a_single_item_over_the_response_item_cap_is_a_clear_error(kontent_emulator):
+    """An item whose components alone pass the cap cannot be fetched by id: the halving stops at one
+    id and the error names the item and the reason (it is not retried)."""
+    ctl = kontent_emulator.control
+    env = ctl.create_environment()
+    with KontentClient(make_config(env, kontent_emulator.base_url)) as client:
+        token = client.init_sync()
+        ctl.upsert_type(env["id"], "page", elements={"body": {"type": "rich_text", "name": "Body"}})
+        small = ctl.upsert_item(env["id"], "small", "page", "en-US", elements={"body": "<p>x</p>"})
+        component_heavy_items(ctl, env["id"], 1, 2000)  # 1 + 2,000 components = 2,001 response items
+        deltas = changed_items(client, token)
+        huge = next(d.id for d in deltas if d.id != small)
+        ctl.clear_requests()
+        with pytest.raises(KontentBadRequestError) as err:
+            client.fetch_items(deltas)
+    logged = [(r["status"], r["query"]["system.id[in]"]) for r in item_requests(ctl, env)]
+    assert logged[0][0] == 400 and set(logged[0][1].split(",")) == {huge, small}
+    assert sorted(logged[1:]) == [(200, small), (400, huge)]
+    assert err.value.error_code == 6 and not err.value.retryable and err.value.attempts is None
+    assert f"Item {huge} (en-US) alone is over" in str(err.value) and "items-feed" in str(err.value)

@@ -30,6 +30,7 @@ from airflow_provider_kontent.client import (
     SyncPage,
     compact,
 )
+from airflow_provider_kontent.client.content import BatchSizer, split_evenly
 from airflow_provider_kontent.client.protocol import (
     SOURCE_HEADER,
     ApiResponse,
@@ -376,6 +377,51 @@ def test_invalid_token_error_names_everything():
         assert part in text
     clone = pickle.loads(pickle.dumps(err))
     assert str(clone) == text and clone.request_id == "rq-1"
+
+
+def test_error_text_leads_with_the_context_and_ends_with_the_url():
+    body = b'{"message":"Key is invalid.","request_id":"rq-2","error_code":0}'
+    err = error_from_response(_response(401, body))
+    err.context = "connection 'kontent_default'"
+    text = str(err)
+    assert text.startswith(
+        "connection 'kontent_default': HTTP 401: Key is invalid. (error_code=0, request_id=rq-2)"
+    )
+    assert text.endswith(f"[GET http://127.0.0.1:9/v2/{ENV}/sync]") and "Check the Delivery API key" in text
+    clone = pickle.loads(pickle.dumps(err))
+    assert str(clone) == text and clone.context == err.context
+    config_error = KontentConfigError("must be 1 or 2", field="api_version", context="connection 'c'")
+    assert str(config_error) == "connection 'c': Invalid 'api_version': must be 1 or 2"
+
+
+def test_config_context_label():
+    cfg = ClientConfig(ENV, mode="secure", api_key=KEY, context="  connection 'kontent_default' ")
+    assert (
+        cfg.context == "connection 'kontent_default'" and cfg.replace(read_timeout=1.0).context == cfg.context
+    )
+    assert "connection 'kontent_default'" in repr(cfg) and KEY not in repr(cfg)
+    assert ClientConfig(ENV, context="").context is None and ClientConfig(ENV).context is None
+    for bad in (42, "two\nlines"):
+        with pytest.raises(KontentConfigError) as err:
+            ClientConfig(ENV, context=bad)
+        assert err.value.field == "context"
+
+
+def test_split_evenly_and_batch_sizer():
+    ids = [f"id{n}" for n in range(47)]
+    assert [len(c) for c in split_evenly(ids, 34)] == [24, 23]
+    assert [len(c) for c in split_evenly(ids, 10)] == [10, 10, 9, 9, 9]
+    assert split_evenly(ids, 47) == [ids] and sum(split_evenly(ids, 5), []) == ids
+    sizer = BatchSizer(target=1500)
+    sizer.record(10, "440")  # 44 response items per id, before any refusal: batches stay URL-sized
+    assert sizer.limit is None and sizer.chunks(ids) == [ids]
+    sizer.refused(47)
+    assert sizer.limit == 1500 * 10 // 440  # 34: from the average charge, not just the halving
+    fresh = BatchSizer()
+    fresh.refused(47)
+    fresh.record(3, None)  # no X-Request-Charge header: the halved size stands
+    fresh.record(3, "junk")
+    assert fresh.limit == 24 and [len(c) for c in fresh.chunks(ids)] == [24, 23]
 
 
 def test_non_json_error_body_is_kept_short():

@@ -10,8 +10,16 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from airflow_provider_kontent import CONN_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
-from airflow_provider_kontent.client import AsyncKontentClient, KontentClient, KontentConfigError
-from airflow_provider_kontent.client.config import ApiMode
+from airflow_provider_kontent.client import (
+    AsyncKontentClient,
+    KontentAuthError,
+    KontentClient,
+    KontentConfigError,
+    KontentError,
+    KontentInvalidTokenError,
+    KontentNotFoundError,
+)
+from airflow_provider_kontent.client.config import ApiMode, ClientConfig
 from airflow_provider_kontent.hooks.kontent import CONNECTION_EXTRAS, KontentHook, legacy_form_spec
 from tests.client.conftest import closed_port
 
@@ -192,6 +200,58 @@ async def test_async_client_for_triggers(monkeypatch, kontent_emulator, secure_e
     async with client:
         page = await client.sync_page(token)
     assert page.is_empty and page.next_token
+
+
+def test_api_errors_of_a_hook_built_client_name_the_connection(
+    monkeypatch, kontent_emulator, secure_env, secret_guard
+):
+    """401, 404 and 107 from a hook's client: the text leads with the connection id, Kontent's reason
+    comes before the (long) URL, and the key appears nowhere."""
+    base, env_id, key = kontent_emulator.base_url, secure_env["id"], secure_env["secure_key"]
+    secret_guard.watch(key, "wrong-key-0000")
+    unknown_env = "8d20758c-d74c-4f59-ae04-ee928c0816b7"
+    cases = [
+        (json_conn(base, "wrong-key-0000", environment_id=env_id, mode="secure"), KontentAuthError, 401, None),
+        (json_conn(base, key, environment_id=unknown_env, mode="secure"), KontentNotFoundError, 404, None),
+        (json_conn(base, key, environment_id=env_id, mode="secure"), KontentInvalidTokenError, 400, 107),
+    ]  # fmt: skip
+    for conn, error_class, status, error_code in cases:
+        monkeypatch.setenv(ENV_VAR, conn)
+        hook = KontentHook(CONN_ID, max_attempts=1)
+        assert hook.client_config.context == f"connection '{CONN_ID}'"
+        with hook.get_conn() as client, pytest.raises(error_class) as err:
+            if error_code == 107:
+                client.sync_page(client.init_sync() + "tampered")
+            else:
+                client.init_sync()
+        error = secret_guard.record(err.value)
+        text = str(error)
+        assert error.status == status and (error_code is None or error.error_code == error_code)
+        assert text.startswith(f"connection '{CONN_ID}': HTTP {status}: {error.message}"), text
+        assert error.url and text.index(error.message) < text.index(error.url)
+        assert f"request_id={error.request_id}" in text and CONN_ID in repr(error)
+        assert key not in text + repr(error) and "wrong-key-0000" not in text + repr(error)
+
+
+async def test_async_client_errors_name_the_connection(monkeypatch, kontent_emulator, secure_env):
+    monkeypatch.setenv(
+        ENV_VAR,
+        json_conn(kontent_emulator.base_url, secure_env["secure_key"], environment_id=secure_env["id"], mode="secure"),
+    )  # fmt: skip
+    async with await KontentHook(CONN_ID).aget_async_client() as client:
+        with pytest.raises(KontentInvalidTokenError) as err:
+            await client.sync_page("not-a-token")
+    assert str(err.value).startswith(f"connection '{CONN_ID}': HTTP 400: ")
+    assert secure_env["secure_key"] not in str(err.value)
+
+
+def test_a_plain_client_error_has_no_connection_label(kontent_emulator):
+    """The label is the hook's: a client built without ``context`` keeps the bare text."""
+    env = kontent_emulator.control.create_environment(secure_access=True)
+    client = KontentClient(ClientConfig(env["id"], base_url=kontent_emulator.base_url))
+    with client, pytest.raises(KontentError) as err:
+        client.init_sync()
+    assert err.value.context is None and str(err.value).startswith("HTTP 401: ")
 
 
 def test_connection_form_has_one_source_of_truth():
