@@ -25,14 +25,35 @@ from airflow_provider_kontent.tokens import (
     short_token,
 )
 
-__all__ = ["KontentTokenTaskMixin", "add_asset", "as_storage_path", "default_deferrable", "pending_summary"]
+__all__ = [
+    "KontentTokenTaskMixin",
+    "add_asset",
+    "as_storage_path",
+    "connection_label",
+    "default_deferrable",
+    "pending_summary",
+]
 
 
-def as_storage_path(value: Any) -> Any:
-    """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``."""
+def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -> Any:
+    """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``.
+
+    A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``ValueError`` that
+    names the argument and, through ``where``, the task's connection, so the failing task is obvious.
+    """
     from airflow.sdk import ObjectStoragePath
 
-    return value if isinstance(value, ObjectStoragePath) else ObjectStoragePath(str(value))
+    if isinstance(value, ObjectStoragePath):
+        return value
+    try:
+        return ObjectStoragePath(str(value))
+    except ValueError as err:
+        raise ValueError(f"{where}{what} {str(value)!r} cannot be opened: {err}") from err
+
+
+def connection_label(kontent_conn_id: Any) -> str:
+    """How errors name the connection, the same wording the hook gives client errors."""
+    return f"connection {str(kontent_conn_id)!r}"
 
 
 def default_deferrable() -> bool:
@@ -44,13 +65,14 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-def validate_store_args(token_store: str, asset: Any) -> None:
+def validate_store_args(token_store: str, asset: Any, kontent_conn_id: Any = None) -> None:
     """Fail at DAG parse time, not at 3 a.m., when the store arguments cannot work."""
+    where = f"{connection_label(kontent_conn_id)}: " if kontent_conn_id is not None else ""
     if token_store not in TOKEN_STORES:
-        raise ValueError(f"token_store must be one of {', '.join(TOKEN_STORES)}; got {token_store!r}")
+        raise ValueError(f"{where}token_store must be one of {', '.join(TOKEN_STORES)}; got {token_store!r}")
     if token_store == "asset" and asset is None:
         raise ValueError(
-            "token_store='asset' needs asset=..., e.g. asset=kontent_sync_asset('<environment id>')"
+            f"{where}token_store='asset' needs asset=..., e.g. asset=kontent_sync_asset('<environment id>')"
         )
 
 
@@ -123,13 +145,14 @@ class KontentTokenTaskMixin(BaseOperator):
         hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        validate_store_args(token_store, asset)
+        validate_store_args(token_store, asset, kontent_conn_id)
+        where = f"{connection_label(kontent_conn_id)}: "
         if hook_params and "api_key" in hook_params:
             raise ValueError(
-                "hook_params cannot carry api_key: put the key in the connection's password field"
+                f"{where}hook_params cannot carry api_key: put the key in the connection's password field"
             )
         if api_version not in (1, 2):
-            raise ValueError(f"api_version must be 1 or 2; got {api_version!r}")
+            raise ValueError(f"{where}api_version must be 1 or 2; got {api_version!r}")
         add_asset(kwargs, asset, self.asset_attachment)
         super().__init__(**kwargs)
         self.kontent_conn_id = kontent_conn_id
@@ -139,6 +162,11 @@ class KontentTokenTaskMixin(BaseOperator):
         self.api_version = api_version
         self.filters = filters
         self.hook_params = dict(hook_params or {})
+
+    @property
+    def connection_label(self) -> str:
+        """``connection '<id>'``: how every error of these tasks names the connection (after templating)."""
+        return connection_label(self.kontent_conn_id)
 
     # The hook is created lazily in execute (never at parse time) and after templating/mapping.
     def get_hook(self) -> Any:
@@ -150,11 +178,27 @@ class KontentTokenTaskMixin(BaseOperator):
             self._kontent_hook = hook
         return hook
 
+    def close_hook(self) -> None:
+        """Close the hook's client (its ``requests.Session`` and keep-alive sockets) if one was opened.
+
+        Called in ``finally`` at the end of ``execute`` so that a long-lived process (``dag.test``, a
+        sensor poking for hours, many tasks in one worker) does not accumulate sessions. Inside one
+        ``execute`` the cached hook and client are reused; a later ``get_conn()`` opens a fresh client.
+        """
+        hook = getattr(self, "_kontent_hook", None)
+        if hook is not None:
+            hook.close()
+
     def normalized_filters(self) -> dict[str, str]:
         """Validated filters (a bad operator or empty value fails before any request)."""
-        from airflow_provider_kontent.client import SyncFilters
+        from airflow_provider_kontent.client import KontentConfigError, SyncFilters
 
-        return SyncFilters.from_mapping(self.filters or None).to_dict()
+        try:
+            return SyncFilters.from_mapping(self.filters or None).to_dict()
+        except KontentConfigError as err:
+            if not err.context:  # name the connection like the hook does for the client's errors
+                err.context = self.connection_label
+            raise
 
     def connection_identity(self) -> tuple[str, str]:
         hook = self.get_hook()
@@ -178,7 +222,7 @@ class KontentTokenTaskMixin(BaseOperator):
             mode=mode,
             api_version=self.api_version,
             filters=self.filters or None,
-            source=f"the token in {store.location}",
+            source=f"the token in {store.location} (read with {self.connection_label})",
         )
         if warning:
             self.log.warning("%s", warning)

@@ -52,6 +52,12 @@ class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
         self.summary = summary
 
     def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self._commit(context)
+        finally:
+            self.close_hook()  # the commit opens no client today; closing keeps that true if it ever does
+
+    def _commit(self, context: Context) -> dict[str, Any]:
         summary = self.summary
         if summary is None:
             values = xcom_pull_same_map_index(context["ti"], self.pull_task_id, "return_value")
@@ -62,7 +68,8 @@ class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
             or not summary.get("previous_token")
         ):
             raise AirflowFailException(
-                f"no pull summary with previous_token/next_token from task {self.pull_task_id!r} in this run; "
+                f"{self.connection_label}: no pull summary with previous_token/next_token from task "
+                f"{self.pull_task_id!r} in this run; "
                 "set pull_task_id to the KontentSyncPullOperator's task id (or pass summary=pull.output)"
             )
         store = self.resolve_store(context)

@@ -63,6 +63,12 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
         self.max_xcom_bytes = max_xcom_bytes
 
     def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self._initialize(context)
+        finally:
+            self.close_hook()
+
+    def _initialize(self, context: Context) -> dict[str, Any]:
         store = self.resolve_store(context)
         filters = self.normalized_filters()
         existing = store.load()
@@ -111,7 +117,11 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
                 for lang in client.list_languages()
                 if isinstance(lang, dict) and isinstance(lang.get("system"), dict)
             ]
-        path = as_storage_path(self.snapshot_path) if self.snapshot_path else None
+        path = (
+            as_storage_path(self.snapshot_path, what="snapshot_path", where=f"{self.connection_label}: ")
+            if self.snapshot_path
+            else None
+        )
         sink: NdjsonSink | XComSink = (
             NdjsonSink(path) if path is not None else XComSink(self.max_xcom_bytes, what="the snapshot")
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -16,7 +17,7 @@ from airflow_provider_kontent.tokens import TokenStore, short_token
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["KontentSyncPullOperator"]
+__all__ = ["KontentSyncPullOperator", "PullCheckpoint"]
 
 XCOM_RETURN_KEY = "return_value"
 #: Task-state key of the commit an attempt is about to make (see ``_start_tokens``).
@@ -69,7 +70,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if max_pages is not None and max_pages < 1:
-            raise ValueError(f"max_pages must be >= 1 or None; got {max_pages!r}")
+            raise ValueError(f"{self.connection_label}: max_pages must be >= 1 or None; got {max_pages!r}")
         self.token = token
         self.max_pages = max_pages
         self.include_content = include_content
@@ -79,12 +80,22 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
         self.part_max_bytes = part_max_bytes
 
     def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self._pull(context)
+        finally:
+            self.close_hook()
+
+    def _pull(self, context: Context) -> dict[str, Any]:
         store = self.resolve_store(context)
         filters = self.normalized_filters()
         previous_token, expected_token = self._start_tokens(context, store)
         environment_id, mode = self.connection_identity()
 
-        path = as_storage_path(self.output_path) if self.output_path else None
+        path = (
+            as_storage_path(self.output_path, where=f"{self.connection_label}: ")
+            if self.output_path
+            else None
+        )
         sink: NdjsonSink | XComSink = (
             NdjsonSink(path, part_max_bytes=self.part_max_bytes)
             if path is not None
@@ -102,7 +113,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
                 include_content=self.include_content,
             )
         except DeliveryTooLargeError as err:
-            raise AirflowFailException(str(err)) from None
+            raise AirflowFailException(f"{self.connection_label}: {err}") from None
         except BaseException:
             if isinstance(sink, NdjsonSink):
                 sink.abort()
@@ -155,7 +166,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
             # XCom delivery) is pushed now, so an XCom that cannot be stored fails the task with the
             # token unmoved. Returning it below overwrites it with the final "committed" value.
             context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=summary)
-            self._remember_commit(context, previous_token=result.previous_token, next_token=result.next_token)
+            self._remember_commit(context, drain_from=result.previous_token, next_token=result.next_token)
             summary["committed"] = self.commit_next_token(
                 store, previous_token=expected_token, next_token=result.next_token
             )
@@ -171,17 +182,26 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
     def _start_tokens(self, context: Context, store: TokenStore) -> tuple[str, str]:
         """(the token the drain starts from, the token the store must still hold when committing).
 
-        They differ only when an earlier attempt of this task instance committed and then died before
-        finishing (worker lost, XCom push failed): its output may never have reached anyone, and a
-        retry writes to the same output path, so the retry pulls again from that attempt's starting
-        token (a token can be read again) and commits over the token that attempt stored.
+        They differ only when earlier attempts of this task instance committed (or were about to
+        commit) and then died before finishing (worker lost, XCom push failed): their output may never
+        have reached anyone, and a retry writes to the same output path (removing their parts first),
+        so the retry pulls again from the *first* attempt's starting token (a token can be read again)
+        and commits over whichever of their tokens the store holds. See ``PullCheckpoint``.
         """
         record = store.load()
         if record is not None:
             self.check_record(record, store)
+        checkpoint = PullCheckpoint.from_state(_checkpoint_value(context))
         if self.token:
             token = str(self.token)
             if record is not None and record.token != token:
+                if (
+                    checkpoint is not None
+                    and checkpoint.drain_from == token
+                    and checkpoint.holds(record.token)
+                ):
+                    self._warn_recovery(token, record.token)
+                    return token, record.token
                 self.log.info(
                     "Starting from the given token %s, not the stored %s",
                     short_token(token),
@@ -190,29 +210,31 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
             return token, token
         if record is None:
             record = store.require()
-        attempt = _task_state(context)
-        checkpoint = attempt.get(_CHECKPOINT_KEY) if attempt is not None else None
-        if (
-            isinstance(checkpoint, Mapping)
-            and checkpoint.get("next_token") == record.token
-            and checkpoint.get("previous_token")
-        ):
-            previous = str(checkpoint["previous_token"])
-            self.log.warning(
-                "An earlier attempt of this task committed %s -> %s but did not finish; pulling again from "
-                "%s so that none of its changes are lost (they may be delivered twice).",
-                short_token(previous),
-                short_token(record.token),
-                short_token(previous),
-            )
-            return previous, record.token
+        if checkpoint is not None and checkpoint.holds(record.token):
+            self._warn_recovery(checkpoint.drain_from, record.token)
+            return checkpoint.drain_from, record.token
         return record.token, record.token
 
-    def _remember_commit(self, context: Context, *, previous_token: str, next_token: str) -> None:
-        """Record in the task state store (Airflow 3.3+) which commit this attempt is about to make."""
-        attempt = _task_state(context)
-        if attempt is not None:
-            attempt.set(_CHECKPOINT_KEY, {"previous_token": previous_token, "next_token": next_token})
+    def _warn_recovery(self, drain_from: str, stored: str) -> None:
+        self.log.warning(
+            "An earlier attempt of this task committed %s (or was about to) but did not finish; pulling "
+            "again from %s, where the first of those attempts started, so that none of their changes are "
+            "lost (they may be delivered twice).",
+            short_token(stored),
+            short_token(drain_from),
+        )
+
+    def _remember_commit(self, context: Context, *, drain_from: str, next_token: str) -> None:
+        """Record in the task state store (Airflow 3.3+) which commit this attempt is about to make.
+
+        The record accumulates over the attempts of one task instance as long as they drain from the
+        same token, so a third attempt still recognises the token the first one committed.
+        """
+        state = _task_state(context)
+        if state is None:
+            return
+        previous = PullCheckpoint.from_state(state.get(_CHECKPOINT_KEY, None))
+        state.set(_CHECKPOINT_KEY, PullCheckpoint.next(previous, drain_from, next_token).to_state())
 
     def _emit_asset_event(self, context: Context, summary: dict[str, Any]) -> None:
         """Put the counts on the outlet asset event(s) so asset-triggered DAGs can see what arrived."""
@@ -241,9 +263,63 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
                 events[outlet].extra = extra
 
 
+@dataclass(frozen=True)
+class PullCheckpoint:
+    """What the attempts of one pull task instance committed, or were about to commit.
+
+    ``drain_from`` is the token the first of those attempts started draining from; ``candidates`` are
+    the ``next_token`` values they committed or were about to commit. When a retry finds the store
+    holding any candidate, every change since ``drain_from`` may have been lost with a dead attempt's
+    output, so the retry drains from ``drain_from`` again and commits over the stored candidate.
+    Keeping the first start (rather than only the last attempt's) matters when an attempt dies after
+    committing and the next dies between recording and committing: the store then holds the first
+    attempt's token while the last record names another one.
+
+    Stored in the task state store as ``{"drain_from": ..., "commit_candidates": [...]}``; the
+    one-attempt shape ``{"previous_token", "next_token"}`` of earlier versions is still read.
+    """
+
+    drain_from: str
+    candidates: tuple[str, ...]
+
+    @classmethod
+    def from_state(cls, value: Any) -> PullCheckpoint | None:
+        if not isinstance(value, Mapping):
+            return None
+        drain_from = value.get("drain_from") or value.get("previous_token")
+        candidates = value.get("commit_candidates")
+        if candidates is None:
+            candidates = [value.get("next_token")]
+        if not drain_from or not isinstance(candidates, (list, tuple)):
+            return None
+        kept = tuple(str(token) for token in candidates if token)
+        return cls(str(drain_from), kept) if kept else None
+
+    @classmethod
+    def next(cls, previous: PullCheckpoint | None, drain_from: str, next_token: str) -> PullCheckpoint:
+        """The record after an attempt that drained from ``drain_from`` is about to commit ``next_token``."""
+        if previous is None or previous.drain_from != drain_from:
+            return cls(drain_from, (next_token,))
+        if next_token in previous.candidates:
+            return previous
+        return cls(drain_from, (*previous.candidates, next_token))
+
+    def holds(self, token: str) -> bool:
+        """Whether ``token`` is one an earlier attempt committed or was about to commit."""
+        return token in self.candidates
+
+    def to_state(self) -> dict[str, Any]:
+        return {"drain_from": self.drain_from, "commit_candidates": list(self.candidates)}
+
+
 def _task_state(context: Context) -> Any:
     """The task state store (survives retries of one task instance); None before Airflow 3.3."""
     return context.get("task_state_store")  # type: ignore[call-overload]
+
+
+def _checkpoint_value(context: Context) -> Any:
+    state = _task_state(context)
+    return state.get(_CHECKPOINT_KEY, None) if state is not None else None
 
 
 def _lag_seconds(newest: str | None) -> float | None:

@@ -102,6 +102,14 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
         return False
 
     def execute(self, context: Context) -> Any:
+        # One client for all pokes of this execute (poke mode), closed when it ends: after the result,
+        # an error, a reschedule (each reschedule runs execute anew) or the deferral (TaskDeferred).
+        try:
+            return self._wait(context)
+        finally:
+            self.close_hook()
+
+    def _wait(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)  # no deferral when the changes are already there
@@ -129,9 +137,11 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
             message = (event or {}).get("message", "the trigger ended without an event")
             if event and event.get("timeout"):
                 if self.soft_fail:
-                    raise AirflowSkipException(f"Kontent sensor timed out: {message}")
-                raise AirflowSensorTimeout(f"Kontent sensor timed out: {message}")
-            raise KontentSyncSensorError(f"Kontent sync sensor failed: {message}")
+                    raise AirflowSkipException(
+                        f"Kontent sensor timed out ({self.connection_label}): {message}"
+                    )
+                raise AirflowSensorTimeout(f"Kontent sensor timed out ({self.connection_label}): {message}")
+            raise KontentSyncSensorError(f"Kontent sync sensor failed ({self.connection_label}): {message}")
         result = {
             "token": event["token"],
             "pending": event.get("pending", {}),
