@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow_provider_kontent._compat import AirflowFailException
 
 __all__ = [
     "TOKEN_KEY",

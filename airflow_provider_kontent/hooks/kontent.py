@@ -15,9 +15,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_kontent import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_kontent._compat import BaseHook, aget_connection
 from airflow_provider_kontent.client import (
     ApiMode,
     AsyncKontentClient,
@@ -251,7 +250,7 @@ class KontentHook(BaseHook):
 
     async def aget_async_client(self) -> AsyncKontentClient:
         """An ``AsyncKontentClient`` for triggers: the connection is read asynchronously, no sync calls."""
-        return AsyncKontentClient(self._config_from(await BaseHook.aget_connection(self.kontent_conn_id)))
+        return AsyncKontentClient(self._config_from(await aget_connection(self.kontent_conn_id)))
 
     # --- connection test -----------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:

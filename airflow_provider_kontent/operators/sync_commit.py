@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_kontent._common import KontentTokenTaskMixin
+from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.tokens import short_token, xcom_pull_same_map_index
 
 if TYPE_CHECKING:

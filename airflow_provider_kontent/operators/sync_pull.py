@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
+from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent._delivery import DeliveryTooLargeError, NdjsonSink, XComSink, drain
 from airflow_provider_kontent.tokens import TokenStore, short_token
 

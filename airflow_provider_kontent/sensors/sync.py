@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_kontent._common import KontentTokenTaskMixin, default_deferrable, pending_summary
+from airflow_provider_kontent._compat import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_kontent.tokens import short_token
 from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 

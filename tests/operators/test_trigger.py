@@ -39,7 +39,10 @@ def test_serialize_round_trip():
     assert out == kwargs
     assert KontentSyncTrigger(**out).serialize() == (path, kwargs)
     # through Airflow's own encoding of trigger kwargs (what the DB stores and the triggerer reads)
-    from airflow.sdk.serde import deserialize, serialize
+    try:
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:  # Airflow 3.0
+        from airflow.serialization.serde import deserialize, serialize
 
     assert KontentSyncTrigger(**deserialize(serialize(out))).serialize() == (path, kwargs)
 
@@ -148,8 +151,7 @@ async def test_persistent_faults_end_with_error(monkeypatch, kontent_emulator, k
 
 async def test_error_event_fails_a_soft_fail_sensor_instead_of_skipping(kontent_emulator, kontent_conn):
     """soft_fail means "no changes in time -> skip"; a real failure must still fail the task."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
+    from airflow_provider_kontent._compat import AirflowSkipException
     from airflow_provider_kontent.sensors.sync import KontentSyncSensor, KontentSyncSensorError
 
     sensor = KontentSyncSensor(task_id="wait", token="not-a-token", deferrable=True, soft_fail=True)
