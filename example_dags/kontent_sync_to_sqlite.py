@@ -12,7 +12,12 @@ Flow of one run (``max_active_runs=1``, so two runs never race for the same cont
   Nothing within ``KONTENT_SENSOR_TIMEOUT`` seconds -> the sensor soft-fails and the run is skipped.
 * ``pull`` pages the Sync API to the end, fetches the full content of every changed item variant and
   writes NDJSON files; it does NOT commit the new token (``commit_token=False``).
-* ``load_changes`` upserts changed variants and deletes deleted ones in one SQLite transaction.
+* ``load_changes`` upserts changed variants and deletes deleted ones in one SQLite transaction. Sync
+  reports only the object that changed, so in the same transaction it re-reads from the items-feed
+  the variants that depend on it: every item of a changed type (renamed type or element), of a type
+  bound to a changed taxonomy group (renamed term), every variant of a new or re-activated language,
+  and the parents of a changed rich-text component (a component is never stored as an item). The
+  rows of a deactivated language are deleted.
 * ``commit_token`` stores the pull's new token only now. A failure before this point replays the same
   changes next run: at-least-once delivery, made harmless by idempotent upserts.
 * ``clean_staging`` removes the run's NDJSON files (also on runs the sensor skipped; kept after a failure).
@@ -144,8 +149,14 @@ with DAG(
         model = model_records(client.list_types(), client.list_taxonomies(), client.list_languages())
         conn = connect(sqlite_path())
         try:
+            # prune_items: a re-exported snapshot (init retries until the first commit) is the whole
+            # truth, so rows it no longer holds go.
             result = apply_records(
-                conn, chain(staged_records(snapshot), model), load_run=run_id or "", source="snapshot"
+                conn,
+                chain(staged_records(snapshot), model),
+                load_run=run_id or "",
+                source="snapshot",
+                prune_items=True,
             )
         finally:
             conn.close()
@@ -153,17 +164,20 @@ with DAG(
 
     @task
     def load_changes(pull_summary: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        """Upsert changed item variants, delete deleted ones, mirror types/taxonomies/languages."""
-        from kontent_sqlite_loader import apply_records, connect, with_model_content
+        """Upsert changed item variants, delete deleted ones, mirror types/taxonomies/languages, and
+        re-read the items that depend on a changed type, taxonomy group, language or component."""
+        from kontent_sqlite_loader import DependentRefresh, apply_records, connect, with_model_content
 
         from airflow_provider_kontent.hooks.kontent import KontentHook
 
+        client = KontentHook(CONN_ID).get_conn()
         records = staged_records(pull_summary)
         counts = pull_summary.get("counts") or {}
+        types: list[dict[str, Any]] = []
         if (counts.get("types") or {}).get("changed") or (counts.get("taxonomies") or {}).get("changed"):
             # Sync v2 type/taxonomy deltas carry only their system block: fetch the full definitions.
-            client = KontentHook(CONN_ID).get_conn()
-            records = with_model_content(records, client.list_types(), client.list_taxonomies())
+            types = client.list_types()
+            records = with_model_content(records, types, client.list_taxonomies())
         conn = connect(sqlite_path())
         try:
             result = apply_records(
@@ -172,6 +186,7 @@ with DAG(
                 load_run=run_id or "",
                 source="delta",
                 next_token=pull_summary.get("next_token"),
+                refresh=DependentRefresh(client, types=types),
             )
         finally:
             conn.close()

@@ -8,6 +8,7 @@ import pytest
 from kontent_sqlite_loader import (
     apply_records,
     connect,
+    is_component_record,
     model_records,
     read_ndjson,
     table_counts,
@@ -212,3 +213,27 @@ def test_model_records_fill_the_content_model_and_deltas_get_full_definitions(db
     apply_records(conn, with_model_content([delta], [renamed], []), load_run="r2")
     name, elements = conn.execute("SELECT name, elements FROM content_types").fetchone()
     assert name == "Story" and json.loads(elements) == {"body": {"type": "rich_text"}}
+
+
+def test_a_reexported_snapshot_prunes_rows_it_no_longer_holds(db):
+    _, conn = db
+    apply_records(conn, [item(), item(id="i2")], load_run="r1", source="snapshot", prune_items=True)
+    result = apply_records(conn, [item(id="i2")], load_run="r1", source="snapshot", prune_items=True)
+    assert result.deletes["item"] == 1
+    assert conn.execute("SELECT id FROM content_items").fetchall() == [("i2",)]
+
+
+def test_component_deltas_are_recognised_and_items_are_not():
+    codename = "n" + "0b2f3c4d-1111-2222-3333-444455556666".replace("-", "_")
+    component = {
+        **item(codename=codename),
+        "content": None,
+        "content_missing": True,
+        "system": {"id": "c1", "codename": codename, "language": "en-US", "type": "callout"},
+    }
+    assert is_component_record(component)
+    assert is_component_record({**component, "change_type": "deleted", "content_missing": False})
+    # a real item always has workflow fields, even when its content could not be fetched
+    workflow = {**component["system"], "workflow": "default", "workflow_step": "published"}
+    assert not is_component_record({**component, "system": workflow})
+    assert not is_component_record(item())  # fetched content: an item
