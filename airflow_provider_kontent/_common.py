@@ -245,6 +245,8 @@ class KontentTokenTaskMixin(BaseOperator):
                 return True
         else:
             self.check_record(current, store)
+            # advanced() clears snapshot_pending: a commit runs after the loads, so the init's snapshot
+            # was handed on and the next init with snapshot=True need not export again.
             record = current.advanced(next_token, filters=filters)
         committed = store.commit(record, expected_token=previous_token)
         if committed:

@@ -118,6 +118,10 @@ class TokenRecord:
     filters: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=_now_iso)
     advanced_at: str = field(default_factory=_now_iso)
+    #: The init took a snapshot with this token and no commit has confirmed it was loaded yet. The next
+    #: init with ``snapshot=True`` exports again instead of trusting a snapshot that may have been lost
+    #: (a failed load, a lost XCom). Not part of ``check_compatible``: it says nothing about the origin.
+    snapshot_pending: bool = False
 
     @classmethod
     def new(
@@ -128,6 +132,7 @@ class TokenRecord:
         mode: str,
         api_version: int,
         filters: Mapping[str, Any] | None = None,
+        snapshot_pending: bool = False,
     ) -> TokenRecord:
         now = _now_iso()
         return cls(
@@ -138,11 +143,16 @@ class TokenRecord:
             filters=_normalize_filters(filters),
             created_at=now,
             advanced_at=now,
+            snapshot_pending=bool(snapshot_pending),
         )
 
     def advanced(self, token: str, *, filters: Mapping[str, Any] | None = None) -> TokenRecord:
-        """The same sync moved on to ``token`` (and, for v2, possibly to new client-side filters)."""
-        changes: dict[str, Any] = {"token": token, "advanced_at": _now_iso()}
+        """The same sync moved on to ``token`` (and, for v2, possibly to new client-side filters).
+
+        Only a commit advances a token, and a commit runs after the tasks that load the pulled changes
+        (and the init's snapshot), so the advanced record no longer has a snapshot pending.
+        """
+        changes: dict[str, Any] = {"token": token, "advanced_at": _now_iso(), "snapshot_pending": False}
         if filters is not None:
             changes["filters"] = _normalize_filters(filters)
         return replace(self, **changes)
@@ -181,6 +191,8 @@ class TokenRecord:
             filters={str(k): str(v) for k, v in filters.items()},
             created_at=str(value.get("created_at") or ""),
             advanced_at=str(value.get("advanced_at") or ""),
+            # records written before the field existed have no snapshot pending
+            snapshot_pending=value.get("snapshot_pending") is True,
         )
 
     def check_compatible(
@@ -224,9 +236,10 @@ class TokenRecord:
         return None
 
     def describe(self) -> str:
+        pending = ", its snapshot not yet confirmed by a commit" if self.snapshot_pending else ""
         return (
             f"token {short_token(self.token)} (environment {self.environment_id}, mode {self.mode}, "
-            f"v{self.api_version}, created {self.created_at}, last advanced {self.advanced_at})"
+            f"v{self.api_version}, created {self.created_at}, last advanced {self.advanced_at}{pending})"
         )
 
 
@@ -270,11 +283,19 @@ class TokenStore(ABC):
         """Compare-and-set: write ``record`` only if the store still holds ``expected_token``.
 
         Returns False (and writes nothing) when the store already holds ``record.token``: a retried
-        commit whose first attempt had written. Raises ``TokenConflictError`` when the store holds any
+        commit whose first attempt had written. The exception is a commit from a token to itself (a
+        drain that found nothing) over a record with ``snapshot_pending``: it writes ``record`` to
+        confirm the snapshot and returns True. Raises ``TokenConflictError`` when the store holds any
         other token, i.e. a concurrent run or a re-initialization moved it since the pull started.
         """
         current = self.load()
         if current is not None and current.token == record.token:
+            if current.snapshot_pending and not record.snapshot_pending and expected_token == record.token:
+                # A drain that found nothing may hand back the token it started from (whether Kontent
+                # does is unconfirmed); the commit still confirms that the snapshot was handed on.
+                self._write(record.to_dict())
+                log.info("%s: snapshot of %s confirmed", self.location, short_token(record.token))
+                return True
             log.info("%s already holds %s; nothing to commit", self.location, short_token(record.token))
             return False
         if current is None or current.token != expected_token:

@@ -26,6 +26,10 @@ class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
     this task fails loudly rather than skipping or repeating changes. Committing twice is harmless (the
     second commit sees the new token already stored).
 
+    The commit also confirms an init snapshot (it clears the record's ``snapshot_pending``), so place it
+    after the task that loads the snapshot too: until a commit succeeds, every
+    ``KontentSyncInitOperator(snapshot=True)`` run exports the full state again.
+
     Takes the token arguments of ``KontentTokenTaskMixin``; use the same ``kontent_conn_id``,
     ``token_store``, ``variable_key``, ``asset``, ``api_version`` and ``filters`` as the pull (the ``asset``
     goes to the inlets).

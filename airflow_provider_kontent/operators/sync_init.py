@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
-from airflow_provider_kontent._delivery import NdjsonSink, XComSink, content_for, delta_record
+from airflow_provider_kontent._compat import AirflowFailException
+from airflow_provider_kontent._delivery import (
+    DeliveryTooLargeError,
+    NdjsonSink,
+    XComSink,
+    content_for,
+    delta_record,
+)
 from airflow_provider_kontent.tokens import TokenRecord, short_token
 
 if TYPE_CHECKING:
@@ -30,12 +37,18 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
 
     :param reinitialize: replace a stored token with a new one (drops the changes since the old one).
     :param snapshot: after a new init, export every item through ``/items-feed`` so a first load has the
-        full state; changes made during the export also appear in the next pull (at-least-once).
+        full state; changes made during the export also appear in the next pull (at-least-once). The
+        token is stored with ``snapshot_pending`` until a commit (the pull's or
+        ``KontentSyncCommitOperator``'s) advances it; until then every init with ``snapshot=True`` keeps
+        the token and exports again, so a snapshot whose load failed is not lost.
     :param snapshot_path: directory (``ObjectStoragePath`` or URL string, templated) for the snapshot's
         NDJSON parts; without it the snapshot records go into XCom (guarded by ``max_xcom_bytes``).
     :param snapshot_languages: languages to export (templated); default: every language of the environment.
-    :param max_xcom_bytes: size limit of a snapshot returned through XCom.
-    :return: the token record as a dict plus ``initialized`` (bool) and ``snapshot`` (dict or None).
+    :param max_xcom_bytes: size limit of a snapshot returned through XCom; a bigger snapshot fails the
+        task without retrying.
+    :return: the token record as a dict (with ``snapshot_pending``) plus ``initialized`` (bool) and
+        ``snapshot`` (dict or None; also set with ``initialized=False`` when a pending snapshot was
+        exported again).
     """
 
     template_fields: Sequence[str] = (
@@ -65,6 +78,12 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         try:
             return self._initialize(context)
+        except DeliveryTooLargeError as err:
+            # A retry would export the same too-big snapshot again: fail without retrying.
+            raise AirflowFailException(
+                f"{self.connection_label}: {err} (for this init's snapshot the directory setting is "
+                "snapshot_path)"
+            ) from None
         finally:
             self.close_hook()
 
@@ -80,8 +99,20 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
                 existing.describe(),
                 store.location,
             )
+            if self.snapshot and existing.snapshot_pending:
+                self.log.warning(
+                    "The snapshot taken when %s was initialized was never confirmed as loaded (no commit "
+                    "has advanced the token since), so it is exported again. A snapshot taken any time "
+                    "after the init, plus the changes since the token, covers every change.",
+                    short_token(existing.token),
+                )
+                snapshot_info = self._take_snapshot(self.get_hook().get_conn(), filters)
+                return {**existing.to_dict(), "initialized": False, "snapshot": snapshot_info}
             if self.snapshot:
-                self.log.info("Snapshot skipped: it is only taken together with a new init.")
+                self.log.info(
+                    "Snapshot skipped: this token has no unconfirmed snapshot (a snapshot is taken with a "
+                    "new init, and again by every init until a commit advances the token)."
+                )
             return {**existing.to_dict(), "initialized": False, "snapshot": None}
         if existing is not None:
             self.log.warning(
@@ -95,12 +126,19 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
         client = self.get_hook().get_conn()
         token = client.init_sync(api_version=self.api_version, filters=filters)
         record = TokenRecord.new(
-            token, environment_id=environment_id, mode=mode, api_version=self.api_version, filters=filters
+            token,
+            environment_id=environment_id,
+            mode=mode,
+            api_version=self.api_version,
+            filters=filters,
+            snapshot_pending=self.snapshot,
         )
         self.log.info("Initialized a Sync API v%s sync: token %s", self.api_version, short_token(token))
         # Snapshot after the init: a change during the export shows up in the export and in the next
         # pull, never in neither. The token is stored only once the snapshot succeeded, so a retry
-        # starts cleanly.
+        # starts cleanly. It is stored with snapshot_pending=True until a commit confirms the loads:
+        # if anything after this task fails (the load of the snapshot, the XCom push of the result),
+        # the next init exports again instead of leaving the destination with deltas only.
         snapshot_info = self._take_snapshot(client, filters) if self.snapshot else None
         store.save(record)
         self.log.info("Stored the token in %s", store.location)

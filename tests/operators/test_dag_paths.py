@@ -100,6 +100,9 @@ def test_reinitialize_and_snapshot(airflow_db, kontent_emulator, kontent_conn, t
     assert second["snap"]["initialized"] is False and second["snap"]["snapshot"] is None
     assert second["snap"]["token"] == first["reinit"]["token"]  # kept, not re-initialized
     assert second["snap_xcom"]["token"] == first["snap_xcom"]["token"]
+    # no commit confirmed that snapshot yet, so it is exported again with the kept token
+    assert second["snap_xcom"]["initialized"] is False and second["snap_xcom"]["snapshot_pending"] is True
+    assert [r["codename"] for r in second["snap_xcom"]["snapshot"]["records"]] == ["old_article"]
     assert second["reinit"]["initialized"] is True and second["reinit"]["token"] != first["reinit"]["token"]
 
 

@@ -65,7 +65,9 @@ def test_record_round_trip_and_advance():
         "filters",
         "created_at",
         "advanced_at",
+        "snapshot_pending",
     }
+    assert data["snapshot_pending"] is False
     assert data["filters"] == {"system.type[in]": "article,blog"}
     assert TokenRecord.from_dict(json.loads(json.dumps(data))) == record
     advanced = record.advanced("tok-2")
@@ -123,6 +125,41 @@ def test_commit_is_compare_and_set():
     assert store.load().token == "tok-2"
     with pytest.raises(TokenNotFoundError):
         MemoryStore().require()
+
+
+def test_snapshot_pending_round_trips_and_old_records_read_as_false():
+    pending = _record(snapshot_pending=True)
+    data = json.loads(json.dumps(pending.to_dict()))
+    assert data["snapshot_pending"] is True
+    assert TokenRecord.from_dict(data) == pending
+    assert "not yet confirmed" in pending.describe() and "not yet confirmed" not in _record().describe()
+    # a record stored before the field existed
+    old = {key: value for key, value in data.items() if key != "snapshot_pending"}
+    assert TokenRecord.from_dict(old).snapshot_pending is False
+    # only a real JSON true counts
+    assert TokenRecord.from_dict({**data, "snapshot_pending": "false"}).snapshot_pending is False
+    # not part of the compatibility check
+    assert pending.check_compatible(environment_id=ENV, mode="public", api_version=2, filters=None) is None
+    # advancing (what every commit does) confirms the snapshot
+    assert pending.advanced("tok-2").snapshot_pending is False
+
+
+def test_commit_clears_snapshot_pending():
+    store = MemoryStore(_record(snapshot_pending=True).to_dict())
+    assert store.commit(store.load().advanced("tok-2"), expected_token="tok-1") is True
+    assert store.load().token == "tok-2" and store.load().snapshot_pending is False
+    # a retried commit still writes nothing
+    assert store.commit(store.load().advanced("tok-2"), expected_token="tok-1") is False
+    assert store.writes == 1
+
+
+def test_commit_of_an_unchanged_token_still_confirms_the_snapshot():
+    # a drain that found nothing may end on the token it started from
+    store = MemoryStore(_record(snapshot_pending=True).to_dict())
+    assert store.commit(store.load().advanced("tok-1"), expected_token="tok-1") is True
+    assert store.load().token == "tok-1" and store.load().snapshot_pending is False
+    assert store.commit(store.load().advanced("tok-1"), expected_token="tok-1") is False
+    assert store.writes == 1
 
 
 def test_kontent_sync_asset_uri():
