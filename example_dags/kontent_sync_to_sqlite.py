@@ -7,7 +7,8 @@ Flow of one run (``max_active_runs=1``, so two runs never race for the same cont
 * ``init`` is idempotent: it calls ``POST /sync/init`` only when no token is stored yet, and on that
   first run also writes a snapshot of every item variant (taken *after* init, so nothing changed in
   between is lost: those changes come again as deltas and are upserted idempotently).
-* ``load_snapshot`` (first run only) loads the snapshot plus every type, taxonomy group and language.
+* ``load_snapshot`` (first run, and again on later runs until a commit confirms the snapshot was
+  loaded) loads the snapshot plus every type, taxonomy group and language.
 * ``wait_for_changes`` asks the Sync API (GET only, never stores a token) whether anything changed.
   Nothing within ``KONTENT_SENSOR_TIMEOUT`` seconds -> the sensor soft-fails and the run is skipped.
 * ``pull`` pages the Sync API to the end, fetches the full content of every changed item variant and
@@ -133,7 +134,7 @@ with DAG(
 
     @task
     def load_snapshot(init_result: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        """First run: load the snapshot's items plus the content model; later runs do nothing."""
+        """Load the snapshot's items plus the content model when init exported one (until the first commit)."""
         from itertools import chain
 
         from kontent_sqlite_loader import apply_records, connect, model_records
