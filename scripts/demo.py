@@ -216,9 +216,10 @@ def print_summary(
     print("\nStored token record (Airflow asset state store), after run 1 -> after run 2:")
     old = token_before.get(TOKEN_KEY) or {}
     new = token_after.get(TOKEN_KEY) or {}
+    width = max((len(key) for key in set(old) | set(new)), default=0) + 1
     for key in sorted(set(old) | set(new)):
-        mark = "   (moved)" if old.get(key) != new.get(key) else ""
-        print(f"  {key:<15}{old.get(key)!s:<36} -> {new.get(key)!s}{mark}")
+        mark = "   (changed)" if old.get(key) != new.get(key) else ""
+        print(f"  {key:<{width}}{old.get(key)!s:<36} -> {new.get(key)!s}{mark}")
 
 
 def main(argv: list[str] | None = None) -> int:
