@@ -29,7 +29,7 @@ from typing import Any
 
 import pendulum
 
-from airflow_provider_kontent.client import Delta, EntityKind
+from airflow_provider_kontent.client import Delta, EntityKind, item_content
 from airflow_provider_kontent.client.models import parse_timestamp
 
 __all__ = [
@@ -95,38 +95,8 @@ def _digest(key: tuple) -> int:
     return hash(key)
 
 
-def _linked_codenames(value: Any) -> Iterator[str]:
-    """Codenames of components/linked items referenced from an item's elements (rich text, linked items)."""
-    elements = value.get("elements") if isinstance(value, dict) else None
-    if not isinstance(elements, dict):
-        return
-    for element in elements.values():
-        if not isinstance(element, dict):
-            continue
-        for name in element.get("modular_content") or []:
-            if isinstance(name, str):
-                yield name
-        if element.get("type") in ("modular_content", "subpages"):
-            for name in element.get("value") or []:
-                if isinstance(name, str):
-                    yield name
-
-
-def content_for(item: dict[str, Any], pool: dict[str, Any]) -> dict[str, Any]:
-    """``{"item": item, "modular_content": {...}}`` with just the components this item uses (transitively).
-
-    A Delivery response shares one ``modular_content`` map across all items of the batch; each record
-    carries only its own part so a consumer can process a line on its own.
-    """
-    used: dict[str, Any] = {}
-    pending = list(_linked_codenames(item))
-    while pending:
-        name = pending.pop()
-        if name in used or name not in pool:
-            continue
-        used[name] = pool[name]
-        pending.extend(_linked_codenames(pool[name]))
-    return {"item": item, "modular_content": used}
+#: ``{"item", "modular_content"}`` of one item: the record shape of ``content`` (shared with the client).
+content_for = item_content
 
 
 # --- counting -----------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_kontent.client import item_content
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS content_items (
     id               TEXT NOT NULL,
@@ -359,31 +361,6 @@ def is_component_record(record: Mapping[str, Any]) -> bool:
         return False
     codename = system.get("codename") or record.get("codename") or ""
     return bool(COMPONENT_CODENAME.match(str(codename))) or bool(record.get("content_missing"))
-
-
-def _linked_codenames(value: Any) -> Iterator[str]:
-    """Codenames an item or component references (rich-text components, linked items, subpages)."""
-    elements = value.get("elements") if isinstance(value, dict) else None
-    for element in (elements or {}).values():
-        if not isinstance(element, dict):
-            continue
-        yield from (n for n in element.get("modular_content") or [] if isinstance(n, str))
-        if element.get("type") in ("modular_content", "subpages"):
-            yield from (n for n in element.get("value") or [] if isinstance(n, str))
-
-
-def item_content(item: Mapping[str, Any], pool: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"item", "modular_content"}`` keeping only what ``item`` uses (transitively) from a
-    response's shared ``modular_content``: the same per-item shape the pull writes."""
-    used: dict[str, Any] = {}
-    pending = list(_linked_codenames(item))
-    while pending:
-        name = pending.pop()
-        if name in used or name not in pool:
-            continue
-        used[name] = pool[name]
-        pending.extend(_linked_codenames(pool[name]))
-    return {"item": dict(item), "modular_content": used}
 
 
 def _placeholders(values: Sequence[Any]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow_provider_kontent.client.async_client import AsyncKontentClient
 from airflow_provider_kontent.client.config import ApiMode, ClientConfig
-from airflow_provider_kontent.client.content import ContentBatch
+from airflow_provider_kontent.client.content import ContentBatch, item_content
 from airflow_provider_kontent.client.errors import (
     KontentAuthError,
     KontentBadRequestError,
@@ -50,4 +50,5 @@ __all__ = [
     "SyncFilters",
     "SyncPage",
     "compact",
+    "item_content",
 ]

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +34,8 @@ __all__ = [
     "batch_ids",
     "group_changed_items",
     "is_response_too_large",
+    "item_content",
+    "linked_codenames",
     "prepared_url_length",
     "split_evenly",
 ]
@@ -237,3 +239,34 @@ class RateLimiter:
         delay = self._reserve()
         if delay > 0:
             time.sleep(delay)
+
+
+def linked_codenames(value: Any) -> Iterator[str]:
+    """Codenames an item or component references: rich-text components and inserted items, linked
+    items and subpages."""
+    elements = value.get("elements") if isinstance(value, dict) else None
+    if not isinstance(elements, dict):
+        return
+    for element in elements.values():
+        if not isinstance(element, dict):
+            continue
+        yield from (name for name in element.get("modular_content") or [] if isinstance(name, str))
+        if element.get("type") in ("modular_content", "subpages"):
+            yield from (name for name in element.get("value") or [] if isinstance(name, str))
+
+
+def item_content(item: Mapping[str, Any], pool: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"item": item, "modular_content": {...}}`` with just what this item uses, transitively.
+
+    A Delivery response shares one ``modular_content`` map across all items of a batch or feed page;
+    cutting out each item's own part lets a consumer process one record on its own.
+    """
+    used: dict[str, Any] = {}
+    pending = list(linked_codenames(item))
+    while pending:
+        name = pending.pop()
+        if name in used or name not in pool:
+            continue
+        used[name] = pool[name]
+        pending.extend(linked_codenames(pool[name]))
+    return {"item": dict(item), "modular_content": used}
