@@ -2,25 +2,35 @@
 
 Flow of one run (``max_active_runs=1``, so two runs never race for the same continuation token)::
 
-    init ─> load_snapshot ─> wait_for_changes ─> pull ─> load_changes ─> commit_token ─> clean_staging
+                   ┌─> load_snapshot ────┐
+    init ─> route ─┤                     ├─> pull ─> load_changes ─> commit_token ─> clean_staging
+                   └─> wait_for_changes ─┘
 
 * ``init`` is idempotent: it calls ``POST /sync/init`` only when no token is stored yet, and on that
   first run also writes a snapshot of every item variant (taken *after* init, so nothing changed in
-  between is lost: those changes come again as deltas and are upserted idempotently).
-* ``load_snapshot`` (first run, and again on later runs until a commit confirms the snapshot was
-  loaded) loads the snapshot plus every type, taxonomy group and language.
-* ``wait_for_changes`` asks the Sync API (GET only, never stores a token) whether anything changed.
-  Nothing within ``KONTENT_SENSOR_TIMEOUT`` seconds -> the sensor soft-fails and the run is skipped.
-* ``pull`` pages the Sync API to the end, fetches the full content of every changed item variant and
-  writes NDJSON files; it does NOT commit the new token (``commit_token=False``).
+  between is lost: those changes come again as deltas and are upserted idempotently). Until a commit
+  confirms that snapshot (the stored token record says ``snapshot_pending``), every init exports it again.
+* ``route`` picks one path: ``load_snapshot`` when init exported a snapshot, else ``wait_for_changes``.
+* ``load_snapshot`` loads the snapshot plus every type, taxonomy group and language, then the run goes
+  straight on to ``pull`` without waiting for changes: the pull may find none, but the run must reach
+  ``commit_token``, which confirms the snapshot. Were a sensor timeout to skip the commit, every later
+  run would re-export the whole environment until the first change arrives.
+* ``wait_for_changes`` (runs without a snapshot) asks the Sync API (GET only, never stores a token)
+  whether anything changed. Nothing within ``KONTENT_SENSOR_TIMEOUT`` seconds -> the sensor soft-fails
+  and the rest of the run is skipped.
+* ``pull`` (trigger rule ``none_failed_min_one_success``: it follows whichever path ran) pages the
+  Sync API to the end, fetches the full content of every changed item variant and writes NDJSON
+  files; it does NOT commit the new token (``commit_token=False``). A failed snapshot load fails it
+  upstream, so nothing after it runs and nothing is committed.
 * ``load_changes`` upserts changed variants and deletes deleted ones in one SQLite transaction. Sync
   reports only the object that changed, so in the same transaction it re-reads from the items-feed
   the variants that depend on it: every item of a changed type (renamed type or element), of a type
   bound to a changed taxonomy group (renamed term), every variant of a new or re-activated language,
   and the parents of a changed rich-text component (a component is never stored as an item). The
   rows of a deactivated language are deleted.
-* ``commit_token`` stores the pull's new token only now. A failure before this point replays the same
-  changes next run: at-least-once delivery, made harmless by idempotent upserts.
+* ``commit_token`` stores the pull's new token only now (and clears ``snapshot_pending``; a pull that
+  found nothing still confirms the snapshot). A failure before this point replays the same changes
+  (and the snapshot) next run: at-least-once delivery, made harmless by idempotent upserts.
 * ``clean_staging`` removes the run's NDJSON files (also on runs the sensor skipped; kept after a failure).
 
 Configuration (all optional except the connection):
@@ -130,11 +140,25 @@ with DAG(
         include_content=True,
         output_path=f"{STAGING_URL}/{RUN_FOLDER}/changes",
         commit_token=False,
+        # Runs after load_snapshot or after wait_for_changes, whichever path route chose; skipped when
+        # the sensor timed out (every upstream skipped), upstream_failed when the snapshot load failed.
+        trigger_rule="none_failed_min_one_success",
     )
+
+    @task.branch
+    def route(init_result: dict[str, Any]) -> str:
+        """Load a snapshot and pull at once, or wait for changes when there is no snapshot this run.
+
+        A snapshot run must not wait: without changes the sensor would time out and skip the commit,
+        leaving the snapshot unconfirmed, so the next run would export the whole environment again.
+        """
+        if (init_result or {}).get("snapshot"):
+            return "load_snapshot"
+        return "wait_for_changes"
 
     @task
     def load_snapshot(init_result: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        """Load the snapshot's items plus the content model when init exported one (until the first commit)."""
+        """Load the snapshot's items plus the content model (init exports one until a commit confirms it)."""
         from itertools import chain
 
         from kontent_sqlite_loader import apply_records, connect, model_records
@@ -142,7 +166,7 @@ with DAG(
         from airflow_provider_kontent.hooks.kontent import KontentHook
 
         snapshot = (init_result or {}).get("snapshot")
-        if not snapshot:
+        if not snapshot:  # route only picks this task when there is a snapshot; kept as a safety net
             return {"loaded": False, "reason": "token already stored; no snapshot this run"}
         # The snapshot holds item variants only; types, taxonomies and languages come from the
         # Delivery API list endpoints (later changes to them arrive as deltas).
@@ -209,10 +233,8 @@ with DAG(
         if path.exists():
             path.fs.rm(path.path, recursive=True)
 
-    snapshot_loaded = load_snapshot(init.output)
-    init >> wait_for_changes >> pull
+    # Exactly one of load_snapshot / wait_for_changes runs, so the first run never pulls deltas into an
+    # empty mirror and the load tasks never write the database concurrently.
+    route(init.output) >> [load_snapshot(init.output), wait_for_changes] >> pull
     changes_loaded = load_changes(pull.output)
-    # The sensor waits only after the snapshot is in the database, so the first run never pulls
-    # deltas into an empty mirror (and the load tasks never write the database concurrently).
-    snapshot_loaded >> wait_for_changes
     changes_loaded >> commit_token >> clean_staging(f"{STAGING_URL}/{RUN_FOLDER}")

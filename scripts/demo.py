@@ -4,7 +4,9 @@ What it does (``make demo`` runs it; no Kontent.ai account, no network):
 
 1. creates a throw-away ``AIRFLOW_HOME`` and migrates its metadata database (``airflow db migrate``);
 2. starts the bundled Kontent.ai emulator with the ``demo`` seed on a free 127.0.0.1 port;
-3. runs ``airflow dags test kontent_sync_to_sqlite``: init + snapshot -> SQLite;
+3. runs ``airflow dags test kontent_sync_to_sqlite``: init + snapshot -> SQLite, then (no waiting for
+   changes on a snapshot run) pull + commit, which confirms the snapshot: the stored token record has
+   ``snapshot_pending`` False, so later runs pull deltas instead of exporting everything again;
 4. edits content in the emulator (new items, an update, an unpublish, a delete, a new language variant,
    a content type change) and runs the DAG again: the sync picks up exactly those changes;
 5. prints a before/after summary read from SQLite and the stored token record, checks that every edit
@@ -117,6 +119,16 @@ def shorten_tokens(value: Any) -> Any:
     if isinstance(value, list):
         return [shorten_tokens(v) for v in value]
     return value
+
+
+def check_snapshot_confirmed(record: dict[str, Any]) -> None:
+    """Run 1's commit must have confirmed the snapshot, or every later run would export it again."""
+    if record.get("snapshot_pending") is not False or record.get("advanced_at") == record.get("created_at"):
+        raise DemoError(f"run 1 did not commit the token after loading the snapshot: {record}")
+    print(
+        f"    token committed at {record['advanced_at']} (initialized {record['created_at']}); "
+        "snapshot_pending False: the next run pulls changes only"
+    )
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple]:
@@ -259,19 +271,30 @@ def main(argv: list[str] | None = None) -> int:
                 "KONTENT_ENVIRONMENT_ID": env_data["id"],
                 "KONTENT_SQLITE_PATH": str(sqlite_db),
                 "KONTENT_STAGING_URL": f"file://{workdir}/staging",
-                "KONTENT_SENSOR_TIMEOUT": "3",  # the first run has nothing to wait for
+                "KONTENT_SENSOR_TIMEOUT": "3",  # only run 2 waits, and its edits are there at once
                 "KONTENT_SENSOR_POKE_INTERVAL": "1",
             }
             asset_uri = kontent_sync_asset(env_data["id"]).uri
             step(f"migrating a fresh Airflow metadata database in {airflow_home}")
             run_airflow(["db", "migrate"], env, workdir / "db-migrate.log")
 
-            step(f"run 1: airflow dags test {DAG_ID} (init, snapshot -> SQLite)")
-            run_dag(env, airflow_db, workdir / "run1.log", {"init": "success", "load_snapshot": "success"})
+            step(f"run 1: airflow dags test {DAG_ID} (init, snapshot -> SQLite, pull, commit token)")
+            run_dag(
+                env,
+                airflow_db,
+                workdir / "run1.log",
+                {
+                    "init": "success",
+                    "load_snapshot": "success",
+                    "wait_for_changes": "skipped",  # a snapshot run goes straight to the pull
+                    "commit_token": "success",
+                },
+            )
             before = table_counts(sqlite_db)
             print(f"    loaded: {before}")
 
             token_before = stored_token_record(airflow_db, asset_uri)
+            check_snapshot_confirmed(token_before.get(TOKEN_KEY) or {})
             step(
                 "editing content in the emulator: 2 new items, an update, an unpublish, a delete, "
                 "a new language variant, a content type change"

@@ -39,6 +39,9 @@ def test_demo_runs_end_to_end_and_prints_the_summary(tmp_path):
     assert "What changed in run 2 (9 changes applied to SQLite)" in output
     for change in ("delete     item", "upsert     item      demo_new_item_1 [en-US]", "upsert     type"):
         assert change in output
+    # run 1 did not wait for changes after its snapshot: it committed, which confirmed the snapshot
+    assert "snapshot_pending False: the next run pulls changes only" in output
+    assert re.search(r"^\s+snapshot_pending\s+False\s+-> False$", output, re.M)
     assert re.search(r"^\s+token\s+\S+\.\.\.\S+\s+-> \S+\.\.\.\S+\s+\(changed\)$", output, re.M)
     assert re.search(r"^\s+environment_id\s+0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b\s+->", output, re.M)
     assert "All edits arrived" in output

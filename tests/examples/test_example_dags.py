@@ -82,6 +82,27 @@ def fresh_variables(airflow_db):
         Variable.delete(key)
 
 
+def stored_token_record(env_id: str) -> dict[str, Any] | None:
+    """The token record the DAG keeps in the asset state store of ``kontent://<env id>/sync``."""
+    from airflow.models.asset import AssetModel
+    from airflow.models.asset_state_store import AssetStateStoreModel
+    from airflow.utils.session import create_session
+
+    from airflow_provider_kontent.tokens import kontent_sync_asset
+
+    with create_session() as session:
+        row = (
+            session.query(AssetStateStoreModel)
+            .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
+            .filter(
+                AssetModel.uri == kontent_sync_asset(env_id).uri,
+                AssetStateStoreModel.key == "kontent_sync_token",
+            )
+            .one_or_none()
+        )
+        return None if row is None else json.loads(row.value)
+
+
 def rows(db: Path, sql: str) -> list[tuple]:
     with closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql).fetchall()
@@ -97,15 +118,18 @@ def test_every_example_dag_parses_without_import_errors(monkeypatch):
         assert set(bag.dag_ids) == EXPECTED_DAGS
     sqlite_dag = bag.dags["kontent_sync_to_sqlite"]
     assert sqlite_dag.max_active_runs == 1 and sqlite_dag.timetable.can_be_scheduled
-    assert [t.task_id for t in sqlite_dag.topological_sort()] == [
-        "init",
-        "load_snapshot",
-        "wait_for_changes",
-        "pull",
-        "load_changes",
-        "commit_token",
-        "clean_staging",
-    ]
+    # route picks load_snapshot (snapshot runs: no waiting) or wait_for_changes; pull follows either
+    assert {t.task_id: sorted(t.downstream_task_ids) for t in sqlite_dag.tasks} == {
+        "init": ["load_snapshot", "route"],
+        "route": ["load_snapshot", "wait_for_changes"],
+        "load_snapshot": ["pull"],
+        "wait_for_changes": ["pull"],
+        "pull": ["load_changes"],
+        "load_changes": ["commit_token"],
+        "commit_token": ["clean_staging"],
+        "clean_staging": [],
+    }
+    assert sqlite_dag.get_task("pull").trigger_rule == "none_failed_min_one_success"
     assert sqlite_dag.get_task("pull").commit_token is False
     assert sqlite_dag.get_task("init").token_store == "asset"
 
@@ -117,8 +141,24 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     first = run_dag(dag)
     states = task_states(first)
     assert first.state == "success", states
-    assert states["load_snapshot"] == "success" and states["wait_for_changes"] == "skipped"
-    assert states["clean_staging"] == "success"
+    # a snapshot run does not wait for changes: it pulls (finding none) and commits, which confirms it
+    assert states == {
+        "init": "success",
+        "route": "success",
+        "load_snapshot": "success",
+        "wait_for_changes": "skipped",
+        "pull": "success",
+        "load_changes": "success",
+        "commit_token": "success",
+        "clean_staging": "success",
+    }
+    init_result = xcom(first, "init")
+    assert init_result["snapshot_pending"] is True and init_result["snapshot"]["items"] == 4
+    assert xcom(first, "pull")["counts"] == {}  # nothing changed since init; the commit still runs
+    commit = xcom(first, "commit_token")
+    assert commit["committed"] is True and commit["previous_token"] == init_result["token"]
+    record = stored_token_record(env_id)
+    assert record["snapshot_pending"] is False and record["token"] == commit["next_token"]
     assert rows(db, "SELECT codename, language FROM content_items ORDER BY codename, language") == [
         ("about", "en-US"),
         ("first", "de"),
@@ -132,7 +172,16 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     ]
     assert rows(db, "SELECT codename FROM taxonomy_groups") == [("topics",)]
     assert rows(db, "SELECT codename, active FROM languages ORDER BY codename") == [("de", 1), ("en-US", 1)]
-    token_after_init = xcom(first, "init")["token"]
+
+    # no edits: no snapshot again, the sensor times out and skips the rest; the token stays put
+    idle = run_dag(dag)
+    states = task_states(idle)
+    assert idle.state == "success", states
+    assert xcom(idle, "init")["initialized"] is False and not xcom(idle, "init").get("snapshot")
+    assert states["load_snapshot"] == "skipped" and states["wait_for_changes"] == "skipped"
+    assert states["pull"] == states["load_changes"] == states["commit_token"] == "skipped"
+    assert states["clean_staging"] == "success"
+    assert stored_token_record(env_id) == record
 
     ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "First, edited"})
     ctl.delete_variant(env_id, "first", "de")
@@ -145,8 +194,9 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     second = run_dag(dag)
     states = task_states(second)
     assert second.state == "success", states
-    assert states["load_snapshot"] == "success" and states["commit_token"] == "success"
-    assert xcom(second, "init")["initialized"] is False
+    assert states["wait_for_changes"] == "success" and states["load_snapshot"] == "skipped"
+    assert states["commit_token"] == "success"
+    assert xcom(second, "init")["initialized"] is False and not xcom(second, "init").get("snapshot")
     assert rows(db, "SELECT codename, language FROM content_items ORDER BY codename, language") == [
         ("first", "en-US"),
         ("news", "en-US"),
@@ -159,10 +209,41 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     commit = xcom(second, "commit_token")
     pull = xcom(second, "pull")
     assert commit["committed"] is True
-    assert commit["previous_token"] == token_after_init and commit["next_token"] == pull["next_token"]
+    assert commit["previous_token"] == record["token"] and commit["next_token"] == pull["next_token"]
     assert pull["counts"]["items"] == {"changed": 3, "deleted": 2}
-    # both runs removed their staged NDJSON after loading it
+    # every run removed its staged NDJSON after loading it
     assert list((example_env["tmp"] / "staging").iterdir()) == []
+
+
+def test_sqlite_dag_failed_snapshot_load_fails_the_run_and_commits_nothing(
+    example_env, airflow_db, monkeypatch
+):
+    env_id, db, tmp = example_env["id"], example_env["db"], example_env["tmp"]
+    dag = load_dag("kontent_sync_to_sqlite")
+    dag.get_task("load_snapshot").retries = 0  # fail at once instead of waiting out the retry delay
+    monkeypatch.setenv("KONTENT_SQLITE_PATH", str(tmp))  # a directory: SQLite cannot open it
+
+    failed = run_dag(dag)
+    states = task_states(failed)
+    assert failed.state == "failed", states
+    assert states["load_snapshot"] == "failed" and states["wait_for_changes"] == "skipped"
+    for task_id in ("pull", "load_changes", "commit_token", "clean_staging"):
+        assert states[task_id] == "upstream_failed", states
+    token = xcom(failed, "init")["token"]
+    assert stored_token_record(env_id)["snapshot_pending"] is True
+    assert list((tmp / "staging").iterdir())  # the unloaded snapshot stays for inspection
+
+    monkeypatch.setenv("KONTENT_SQLITE_PATH", str(db))
+    retried = run_dag(dag)
+    states = task_states(retried)
+    assert retried.state == "success", states
+    init_result = xcom(retried, "init")
+    # the same token, a fresh export of the snapshot that was never confirmed
+    assert init_result["initialized"] is False and init_result["token"] == token
+    assert init_result["snapshot"]["items"] == 4
+    assert states["load_snapshot"] == states["commit_token"] == "success"
+    assert rows(db, "SELECT COUNT(*) FROM content_items") == [(4,)]
+    assert stored_token_record(env_id)["snapshot_pending"] is False
 
 
 def test_object_storage_dag_writes_ndjson_per_run(example_env, fresh_variables):
