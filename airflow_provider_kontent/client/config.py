@@ -183,7 +183,7 @@ class ClientConfig:
     context: str | None = None
 
     def __post_init__(self) -> None:
-        env = (self.environment_id or "").strip() if isinstance(self.environment_id, str) else ""
+        env = self.environment_id.strip() if isinstance(self.environment_id, str) else ""
         if not _GUID.fullmatch(env) or env == _EMPTY_GUID:
             raise KontentConfigError(
                 f"must be a Kontent.ai environment GUID like 8d20758c-d74c-4f59-ae04-ee928c0816b7, "

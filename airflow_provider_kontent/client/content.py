@@ -82,11 +82,11 @@ def batch_ids(ids: list[str], build: Callable[[list[str]], ApiRequest], max_leng
     batches: list[list[str]] = []
     start = 0
     while start < len(ids):
-        if not fits(start, start + 1):
+        room = max_length - prepared_url_length(build(ids[start : start + 1]))
+        if room < 0:
             raise KontentConfigError(
                 f"a request for a single id is longer than {max_length} characters", field="url_max_length"
             )
-        room = max_length - prepared_url_length(build(ids[start : start + 1]))
         end = _estimated_end(ids, start, room)
         while end > start + 1 and not fits(start, end):
             end -= 1

@@ -32,11 +32,10 @@ from airflow_provider_kontent.client.protocol import (
     ApiResponse,
     Protocol,
     apply_client_filters,
-    validate_token,
 )
 from airflow_provider_kontent.client.retry import retrying
 
-__all__ = ["FeedPage", "KontentClient", "validate_token"]
+__all__ = ["FeedPage", "KontentClient"]
 
 log = logging.getLogger(LOGGER_NAME)
 T = TypeVar("T")

@@ -42,10 +42,15 @@ __all__ = [
     "legacy_ui_field_behaviour",
 ]
 
-_FLOAT_EXTRAS = ("connect_timeout", "read_timeout", "max_retry_wait")
-_INT_EXTRAS = ("max_attempts",)
+# numeric extras and the type each is coerced to
+_NUMBER_EXTRAS: dict[str, type] = {
+    "connect_timeout": float,
+    "read_timeout": float,
+    "max_retry_wait": float,
+    "max_attempts": int,
+}
 # every extra the hook reads; the connection form (CONN_FIELDS) must offer exactly these
-CONNECTION_EXTRAS = ("environment_id", "mode", *_FLOAT_EXTRAS, *_INT_EXTRAS)
+CONNECTION_EXTRAS = ("environment_id", "mode", *_NUMBER_EXTRAS)
 
 
 def _coerce(conn_id: str, name: str, value: Any, kind: type) -> Any:
@@ -106,12 +111,8 @@ def config_from_connection_fields(
         "base_url": _base_url(host, port),
         "context": f"connection '{conn_id}'",  # leads every API error's text
     }
-    for name in _FLOAT_EXTRAS:
-        coerced = _coerce(conn_id, name, extra.get(name), float)
-        if coerced is not None:
-            values[name] = coerced
-    for name in _INT_EXTRAS:
-        coerced = _coerce(conn_id, name, extra.get(name), int)
+    for name, kind in _NUMBER_EXTRAS.items():
+        coerced = _coerce(conn_id, name, extra.get(name), kind)
         if coerced is not None:
             values[name] = coerced
     values.update(overrides or {})
@@ -146,20 +147,13 @@ def legacy_ui_field_behaviour() -> dict[str, Any]:
 
 
 def legacy_form_spec() -> dict[str, dict[str, Any]]:
-    """What the legacy widgets are built from: per extra field its label, description and kind."""
+    """What the legacy widgets are built from: per extra field its label, description and kind
+    (``integer``, or ``string`` for strings, enums and numbers, which are coerced when the config is built)."""
     spec: dict[str, dict[str, Any]] = {}
     for name, field in CONN_FIELDS.items():
-        schema = field.get("schema", {})
-        types = schema.get("type", "string")
-        types = [types] if isinstance(types, str) else list(types)
-        if schema.get("format") == "password":
-            kind = "password"
-        elif "integer" in types:
-            kind = "integer"
-        elif "boolean" in types:
-            kind = "boolean"
-        else:
-            kind = "string"  # strings, numbers (coerced when the config is built) and enums
+        types = field.get("schema", {}).get("type", "string")
+        types = [types] if isinstance(types, str) else types
+        kind = "integer" if "integer" in types else "string"
         spec[name] = {"label": field["label"], "description": field.get("description", ""), "kind": kind}
     return spec
 
@@ -193,22 +187,16 @@ class KontentHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import BooleanField, IntegerField, PasswordField, StringField
+        from wtforms import IntegerField, StringField
 
-        widgets: dict[str, Any] = {}
-        for name, spec in legacy_form_spec().items():
-            label, description = lazy_gettext(spec["label"]), spec["description"]
-            if spec["kind"] == "password":
-                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
-            elif spec["kind"] == "integer":
-                widgets[name] = IntegerField(label, widget=BS3TextFieldWidget(), description=description)
-            elif spec["kind"] == "boolean":
-                widgets[name] = BooleanField(label, description=description)
-            else:
-                widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
-        return widgets
+        return {
+            name: (IntegerField if spec["kind"] == "integer" else StringField)(
+                lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec["description"]
+            )
+            for name, spec in legacy_form_spec().items()
+        }
 
     # --- configuration -------------------------------------------------------------------------
     def _config_from(self, conn: Any) -> ClientConfig:

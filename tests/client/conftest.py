@@ -86,6 +86,11 @@ def secret_guard(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixtur
     guard.check()
 
 
+def logged_headers(request: dict) -> dict[str, str]:
+    """The headers of an emulator request-log entry, names lower-cased (HTTP names are case-insensitive)."""
+    return {k.lower(): v for k, v in request["headers"].items()}
+
+
 def closed_port() -> int:
     """A loopback port nobody listens on (bound, then released), so a connection is refused at once."""
     with socket.socket() as sock:

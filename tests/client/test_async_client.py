@@ -12,7 +12,7 @@ from airflow_provider_kontent.client import (
     KontentServerError,
 )
 from airflow_provider_kontent.client.protocol import SOURCE_HEADER
-from tests.client.conftest import closed_port, make_config
+from tests.client.conftest import closed_port, logged_headers, make_config
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def test_async_pages_match_the_blocking_client(prepared, secret_guard):
                 break
     assert got == expected
     for request in ctl.requests(env["id"]):  # same headers as the blocking client
-        headers = {k.lower(): v for k, v in request["headers"].items()}
+        headers = logged_headers(request)
         assert headers["x-kc-source"] == SOURCE_HEADER and headers["authorization"] == "Bearer ***"
 
 

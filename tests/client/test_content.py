@@ -14,7 +14,7 @@ from airflow_provider_kontent.client import (
     KontentConfigError,
 )
 from airflow_provider_kontent.client.content import RateLimiter, batch_ids, prepared_url_length
-from tests.client.conftest import make_config
+from tests.client.conftest import logged_headers, make_config
 
 LANGS = [{"codename": "en-US", "name": "English"}, {"codename": "de", "name": "German", "fallback": "en-US"}]
 
@@ -50,7 +50,7 @@ def test_fetch_items_batches_ids_within_the_url_limit(kontent_emulator, url_max_
         ids = query["system.id[in]"].split(",")
         assert query["language"] == query["system.language"] and query["depth"] == "0"
         assert query["limit"] == str(len(ids))
-        headers = {k.lower(): v for k, v in request["headers"].items()}
+        headers = logged_headers(request)
         assert headers["x-kc-wait-for-loading-new-content"] == "true"
         sent[query["language"]].append(ids)
     for lang, batches in sent.items():
@@ -145,7 +145,7 @@ def test_items_feed_pages_per_language(kontent_emulator):
     assert [len(p.items) for p in pages] == [2] and pages[-1].next_token is None
     feed = [r for r in ctl.requests(env["id"]) if r["path"].endswith("/items-feed")]
     assert len(feed) == 4  # 3 + 3 + 1 in English, then one German page
-    tokens = [{k.lower(): v for k, v in r["headers"].items()}.get("x-continuation") for r in feed]
+    tokens = [logged_headers(r).get("x-continuation") for r in feed]
     assert tokens[0] is None and tokens[1] and tokens[2] and tokens[3] is None
     assert all(r["query"] == feed[0]["query"] for r in feed[:3])  # the identical query on every page
 

@@ -14,7 +14,7 @@ from airflow_provider_kontent.client import (
     compact,
 )
 from airflow_provider_kontent.client.protocol import SOURCE_HEADER
-from tests.client.conftest import make_config
+from tests.client.conftest import logged_headers, make_config
 
 
 def drain(client: KontentClient, token: str, **kwargs):
@@ -43,7 +43,7 @@ def test_v2_pages_past_100_per_array_until_empty(kontent_emulator, secret_guard)
     ]
     assert [r["method"] for r in logged] == ["POST", "GET", "GET", "GET"]
     for request in logged:
-        headers = {k.lower(): v for k, v in request["headers"].items()}
+        headers = logged_headers(request)
         assert headers["x-kc-source"] == SOURCE_HEADER
         assert "authorization" not in headers  # public mode sends no key
 
