@@ -11,9 +11,8 @@ import json
 from typing import Any
 
 from airflow_provider_kontent.testing.errors import ROUTE_NOT_FOUND, ControlError, error_body
-from airflow_provider_kontent.testing.state import CONTROL_METHODS, EmulatorStore
+from airflow_provider_kontent.testing.state import CONTROL_METHODS, READ_METHODS, EmulatorStore
 
-READ_ONLY_METHODS = ("get_environment", "list_environments", "faults", "requests")
 PREFIX = "/_emulator/"
 
 
@@ -27,7 +26,7 @@ def handle_control(
     if name not in CONTROL_METHODS:
         known = ", ".join(("health", *CONTROL_METHODS))
         return 404, error_body(f"Unknown control endpoint '{path}'. Known: {known}.", ROUTE_NOT_FOUND)
-    if method == "GET" and name in READ_ONLY_METHODS:
+    if method == "GET" and name in READ_METHODS:
         arguments: Any = dict(query)
     elif method == "POST":
         try:
@@ -35,7 +34,7 @@ def handle_control(
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return 400, ControlError(None, f"the request body is not valid JSON: {exc}").to_body()
     else:
-        allowed = "GET or POST" if name in READ_ONLY_METHODS else "POST"
+        allowed = "GET or POST" if name in READ_METHODS else "POST"
         return 405, error_body(f"Method {method} is not allowed on {path}; use {allowed}.", 0)
     try:
         result = store.invoke(name, arguments)

@@ -34,7 +34,14 @@ from airflow_provider_kontent.testing.errors import (
     ROUTE_NOT_FOUND,
     error_body,
 )
-from airflow_provider_kontent.testing.model import Environment, Item, VariantVersion
+from airflow_provider_kontent.testing.model import (
+    ContentType,
+    Environment,
+    Item,
+    TaxonomyGroup,
+    VariantVersion,
+    definition_system,
+)
 from airflow_provider_kontent.testing.query_filters import (
     MISSING,
     Filter,
@@ -343,7 +350,7 @@ class _Assembler:
             request.env,
             request.preview,
             link_language=request.language,
-            linked_fallbacks=getattr(request.env, "linked_content_fallbacks", False),
+            linked_fallbacks=request.env.linked_content_fallbacks,
         )
         self.kept = request.projection()
         self.modular_content: dict[str, dict[str, Any]] = {}
@@ -418,12 +425,20 @@ def _list_items(request: _Request) -> Response:
     items = assembler.items(page)
     charge = len(items) + len(assembler.modular_content)
     _check_size(charge)
-    pagination: dict[str, Any] = {"skip": skip, "limit": limit or 0, "count": len(items)}
-    if (request.param("includeTotalCount") or "").lower() in ("true", "1"):
-        pagination["total_count"] = len(selected)
-    pagination["next_page"] = _next_page(request, "items", skip, limit, len(items), len(selected))
+    pagination = _pagination(request, "items", skip, limit, len(items), len(selected))
     body = {"items": items, "modular_content": assembler.modular_content, "pagination": pagination}
     return 200, body, {REQUEST_CHARGE_HEADER: str(charge)}
+
+
+def _pagination(
+    request: _Request, resource: str, skip: int, limit: int | None, count: int, total: int
+) -> dict[str, Any]:
+    """The ``pagination`` object of a listing (``total_count`` only when asked for)."""
+    pagination: dict[str, Any] = {"skip": skip, "limit": limit or 0, "count": count}
+    if (request.param("includeTotalCount") or "").lower() in ("true", "1"):
+        pagination["total_count"] = total
+    pagination["next_page"] = _next_page(request, resource, skip, limit, count, total)
+    return pagination
 
 
 def _next_page(request: _Request, resource: str, skip: int, limit: int | None, count: int, total: int) -> str:
@@ -571,14 +586,11 @@ def _paged_list(request: _Request, key: str, objects: list[dict[str, Any]]) -> R
     skip = request.int_param("skip", 0) or 0
     limit = request.int_param("limit", None)
     page = objects[skip : skip + limit] if limit else objects[skip:]
-    pagination: dict[str, Any] = {"skip": skip, "limit": limit or 0, "count": len(page)}
-    if (request.param("includeTotalCount") or "").lower() in ("true", "1"):
-        pagination["total_count"] = len(objects)
-    pagination["next_page"] = _next_page(request, key, skip, limit, len(page), len(objects))
+    pagination = _pagination(request, key, skip, limit, len(page), len(objects))
     return 200, {key: page, "pagination": pagination}, {}
 
 
-def _render_type(content_type: Any, only: set[str] | None) -> dict[str, Any]:
+def _render_type(content_type: ContentType, only: set[str] | None) -> dict[str, Any]:
     elements: dict[str, Any] = {}
     for codename, definition in content_type.elements.items():
         if only is not None and codename not in only:
@@ -591,15 +603,7 @@ def _render_type(content_type: Any, only: set[str] | None) -> dict[str, Any]:
         if element["type"] == "taxonomy":
             element["taxonomy_group"] = definition.get("taxonomy_group")
         elements[codename] = element
-    return {
-        "system": {
-            "id": content_type.id,
-            "name": content_type.name,
-            "codename": content_type.codename,
-            "last_modified": content_type.last_modified,
-        },
-        "elements": elements,
-    }
+    return {"system": definition_system(content_type), "elements": elements}
 
 
 def _list_types(request: _Request) -> Response:
@@ -626,16 +630,8 @@ def _render_terms(terms: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _render_taxonomy(group: Any) -> dict[str, Any]:
-    return {
-        "system": {
-            "id": group.id,
-            "name": group.name,
-            "codename": group.codename,
-            "last_modified": group.last_modified,
-        },
-        "terms": _render_terms(group.terms),
-    }
+def _render_taxonomy(group: TaxonomyGroup) -> dict[str, Any]:
+    return {"system": definition_system(group), "terms": _render_terms(group.terms)}
 
 
 def _list_taxonomies(request: _Request) -> Response:
@@ -644,7 +640,7 @@ def _list_taxonomies(request: _Request) -> Response:
 
 
 def _get_taxonomy(request: _Request, codename: str) -> Response:
-    group = next((g for g in request.env.taxonomies.values() if g.codename == codename), None)
+    group = request.env.taxonomy_by_codename(codename)
     if group is None:
         raise _HttpError(404, f"The requested taxonomy group '{codename}' was not found.", TAXONOMY_NOT_FOUND)
     return 200, _render_taxonomy(group), {}

@@ -389,7 +389,7 @@ def render_simple_element(env: Environment, definition: dict[str, Any], raw: Any
 
 
 def _taxonomy_names(env: Environment, group_codename: str | None) -> dict[str, str]:
-    group = next((g for g in env.taxonomies.values() if g.codename == group_codename), None)
+    group = env.taxonomy_by_codename(group_codename)
     names: dict[str, str] = {}
     stack = list(group.terms) if group else []
     while stack:

@@ -61,13 +61,15 @@ class KontentEmulator:
             daemon=True,
         )
         self._thread.start()
-        if self.seed is not None:
-            self.demo_environment = self.store.seed(self.seed)
+        self._load_seed()
         return self
 
     def reset(self) -> None:
         """Back to the state right after start (the seed is rebuilt when one was given)."""
         self.store.reset()
+        self._load_seed()
+
+    def _load_seed(self) -> None:
         if self.seed is not None:
             self.demo_environment = self.store.seed(self.seed)
 

@@ -43,6 +43,16 @@ class TaxonomyGroup:
     terms: list[dict[str, Any]] = field(default_factory=list)  # [{"name","codename","terms":[...]}]
 
 
+def definition_system(definition: ContentType | TaxonomyGroup) -> dict[str, str]:
+    """The ``system`` object of a type or taxonomy group: Delivery and Sync deltas report the same one."""
+    return {
+        "id": definition.id,
+        "name": definition.name,
+        "codename": definition.codename,
+        "last_modified": definition.last_modified,
+    }
+
+
 @dataclass
 class VariantVersion:
     """One version of a language variant: the latest (preview) or the published (production) one."""
@@ -106,6 +116,9 @@ class Environment:
 
     def type_by_codename(self, codename: str) -> ContentType | None:
         return next((t for t in self.types.values() if t.codename == codename), None)
+
+    def taxonomy_by_codename(self, codename: str | None) -> TaxonomyGroup | None:
+        return next((g for g in self.taxonomies.values() if g.codename == codename), None)
 
     def item_by_codename(self, codename: str) -> Item | None:
         return next((i for i in self.items.values() if i.codename == codename), None)

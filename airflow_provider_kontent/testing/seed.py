@@ -19,6 +19,8 @@ import time
 import uuid
 from typing import Any
 
+from airflow_provider_kontent.testing.elements import component_codename
+
 DEMO_ENVIRONMENT_ID = "0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
 DEMO_SECURE_KEY = "demo-secure-key-0f5b6e9a-not-a-real-secret"
 DEMO_PREVIEW_KEY = "demo-preview-key-0f5b6e9a-not-a-real-secret"
@@ -273,8 +275,7 @@ def _images(asset: dict[str, Any]) -> dict[str, Any]:
 
 def _component(owner: str, language: str, index: int, type_codename: str, elements: dict[str, Any]):
     component_id = demo_id("component", f"{owner}/{language}/{index}")
-    codename = "n" + component_id.replace("-", "_")
-    return component_id, codename, {"type": type_codename, "elements": elements}
+    return component_id, component_codename(component_id), {"type": type_codename, "elements": elements}
 
 
 def _stamp(day: int, hour: int = 9) -> str:

@@ -34,6 +34,7 @@ Response = tuple[int, Any, dict[str, str]]
 DELIVERY_ROUTES = ("items", "items-feed", "types", "taxonomies", "languages")
 SYNC_ROUTES = {("sync", "init"): "POST", ("sync",): "GET"}
 NOT_JSON_BODY = b"<html><body>Service temporarily unavailable</body></html>"
+RATE_LIMIT_MESSAGE = "API rate limit exceeded. Please retry your request later."
 
 
 def authenticate(env: Environment, host: str, authorization: str | None) -> tuple[int, str] | None:
@@ -58,6 +59,12 @@ def authenticate(env: Environment, host: str, authorization: str | None) -> tupl
         needed = "secure access" if host == PRODUCTION else "preview"
         return 403, f"The provided API key does not have {needed} permission for this environment."
     return 401, "The provided API key is invalid for this environment."
+
+
+def _internal_error(exc: Exception) -> dict[str, Any]:
+    """Print the traceback and answer 500: a bug in the emulator must not hang the client."""
+    traceback.print_exc(file=sys.stderr)
+    return error_body(f"Internal emulator error: {exc!r}", errors.GENERIC)
 
 
 def _delivery(
@@ -200,9 +207,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if raw_path == "/_emulator" or raw_path.startswith("/_emulator/"):
             try:
                 status, payload = handle_control(self.server.store, method, raw_path, query, body)
-            except Exception as exc:  # a bug in the emulator must not hang the client
-                traceback.print_exc(file=sys.stderr)
-                status, payload = 500, error_body(f"Internal emulator error: {exc!r}", errors.GENERIC)
+            except Exception as exc:
+                status, payload = 500, _internal_error(exc)
             self._send(status, payload, {})
             return
         self._handle_api(method, raw_path, query)
@@ -256,13 +262,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         try:
             with store.lock:
                 status, payload, extra = self._respond(method, host, version, env_id, rest, query)
-        except Exception as exc:  # a bug in the emulator must not hang the client
-            traceback.print_exc(file=sys.stderr)
-            status, payload, extra = (
-                500,
-                error_body(f"Internal emulator error: {exc!r}", errors.GENERIC),
-                {},
-            )
+        except Exception as exc:
+            status, payload, extra = 500, _internal_error(exc), {}
         entry["status"] = status
         store.log_request(entry)
         self._send(status, payload, extra, fault)
@@ -274,11 +275,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         retry_after = fault.retry_after if fault.retry_after is not None else (1 if status == 429 else None)
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
-        message = (
-            "API rate limit exceeded. Please retry your request later."
-            if status == 429
-            else "Injected fault."
-        )
+        message = RATE_LIMIT_MESSAGE if status == 429 else "Injected fault."
         code = errors.RATE_LIMITED if status == 429 else errors.GENERIC
         return status, error_body(message, code), headers
 
@@ -288,11 +285,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         """Status, JSON body and extra headers for one API request (store lock held)."""
         store = self.server.store
         if env_id is None:
-            return (
-                404,
-                error_body(f"The requested route '{self.path}' was not found.", errors.ROUTE_NOT_FOUND),
-                {},
-            )
+            return self._route_not_found()
         env = store.get_env(env_id)
         if env is None:
             message = f"The environment with ID '{env_id}' was not found."
@@ -303,8 +296,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             return env.url_too_long_status, error_body(message, errors.GENERIC), {}
         wait = store.rate_limiter.check(env.id)
         if wait is not None:
-            message = "API rate limit exceeded. Please retry your request later."
-            return 429, error_body(message, errors.RATE_LIMITED), {"Retry-After": str(wait)}
+            return 429, error_body(RATE_LIMIT_MESSAGE, errors.RATE_LIMITED), {"Retry-After": str(wait)}
         denied = authenticate(env, host, self.headers.get("Authorization"))
         if denied is not None:
             status, message = denied
@@ -317,17 +309,15 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             if rest == ("sync", "init"):
                 return sync_init(store, env, host, version, query)
             return sync_page(store, env, host, version, self.headers)
-        if version == 1 and rest and rest[0] in DELIVERY_ROUTES:
-            if method != "GET":
-                return self._not_allowed(method, "GET")
-            return _delivery(store, env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
         if version == 1 and method == "GET":
             return _delivery(store, env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
-        return (
-            404,
-            error_body(f"The requested route '{self.path}' was not found.", errors.ROUTE_NOT_FOUND),
-            {},
-        )
+        if version == 1 and rest and rest[0] in DELIVERY_ROUTES:
+            return self._not_allowed(method, "GET")
+        return self._route_not_found()
+
+    def _route_not_found(self) -> Response:
+        message = f"The requested route '{self.path}' was not found."
+        return 404, error_body(message, errors.ROUTE_NOT_FOUND), {}
 
     @staticmethod
     def _not_allowed(method: str, allowed: str) -> Response:

@@ -56,11 +56,11 @@ from airflow_provider_kontent.testing.model import (
     TaxonomyGroup,
     Variant,
     VariantVersion,
+    definition_system,
 )
 from airflow_provider_kontent.testing.ratelimit import RateLimitConfig, RateLimiter
 from airflow_provider_kontent.testing.tokens import new_secret
 
-DEMO_ENVIRONMENT_ID = "0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
 ELEMENT_TYPES = (
     "text",
     "rich_text",
@@ -327,7 +327,7 @@ class EmulatorStore:
     # --------------------------------------------------------------------------- propagation delay
 
     def _open_group(self, env_id: Any) -> None:
-        env = self.get_env(env_id) if isinstance(env_id, str) else None
+        env = self.get_env(env_id)
         if env is None:  # the method itself reports the bad env_id
             self._group = ("", 0.0, None, self._seq)
             return
@@ -424,6 +424,12 @@ class EmulatorStore:
 
     def _record_model(self, env: Environment, kind: str, obj_id: str, change_type: str, system: dict) -> None:
         self._record(env, HOSTS, kind, (obj_id,), change_type, system)
+
+    def _record_definition(
+        self, env: Environment, kind: str, definition: ContentType | TaxonomyGroup, change_type: str
+    ) -> None:
+        """Log a change of a content type (``TYPE``) or taxonomy group (``TAXONOMY``)."""
+        self._record_model(env, kind, definition.id, change_type, definition_system(definition))
 
     def _record_variant(
         self,
@@ -642,7 +648,7 @@ class EmulatorStore:
         if name != "demo":
             raise ControlError("name", f"unknown seed {name!r}; available: 'demo'")
         try:
-            from airflow_provider_kontent.testing.seed import build_demo
+            from airflow_provider_kontent.testing.seed import DEMO_ENVIRONMENT_ID, build_demo
         except ImportError as exc:
             raise ControlError("name", f"the demo seed is not available: {exc}", status=501) from exc
         if DEMO_ENVIRONMENT_ID in self.environments:
@@ -651,7 +657,7 @@ class EmulatorStore:
 
     # --------------------------------------------------------------------------------------- model: types
 
-    def _check_elements(self, env: Environment, elements: Any) -> dict[str, dict[str, Any]]:
+    def _check_elements(self, elements: Any) -> dict[str, dict[str, Any]]:
         if elements is None:
             return {}
         if not isinstance(elements, dict):
@@ -698,11 +704,11 @@ class EmulatorStore:
         env = self._env(env_id)
         _check_codename("codename", codename)
         type_id = _check_guid("id", id) if id is not None else None
-        existing = env.types.get(type_id) if type_id else env.type_by_codename(codename)
-        clash = env.type_by_codename(codename)
-        if clash is not None and clash is not existing:
+        by_codename = env.type_by_codename(codename)
+        existing = env.types.get(type_id) if type_id else by_codename
+        if by_codename is not None and by_codename is not existing:
             raise ControlError("codename", f"another content type already uses codename {codename!r}")
-        checked = self._check_elements(env, elements)
+        checked = self._check_elements(elements)
         name = _check_str("name", name, optional=True)
         now = self.clock.now()
         if existing is None:
@@ -714,17 +720,8 @@ class EmulatorStore:
             if elements is not None:
                 existing.elements = checked
             existing.last_modified = now
-        self._record_type(env, existing, CHANGED)
+        self._record_definition(env, TYPE, existing, CHANGED)
         return type_dict(existing)
-
-    def _record_type(self, env: Environment, ctype: ContentType, change_type: str) -> None:
-        system = {
-            "id": ctype.id,
-            "name": ctype.name,
-            "codename": ctype.codename,
-            "last_modified": ctype.last_modified,
-        }
-        self._record_model(env, TYPE, ctype.id, change_type, system)
 
     @_locked
     def rename_type(self, env_id: str, type_id_or_codename: str, new_codename: str) -> dict[str, Any]:
@@ -737,7 +734,7 @@ class EmulatorStore:
             raise ControlError("new_codename", f"another content type already uses codename {new_codename!r}")
         ctype.codename = new_codename
         ctype.last_modified = self.clock.now()
-        self._record_type(env, ctype, CHANGED)
+        self._record_definition(env, TYPE, ctype, CHANGED)
         return type_dict(ctype)
 
     @_locked
@@ -750,7 +747,7 @@ class EmulatorStore:
                 "codename", f"content type {codename!r} is used by {used} item(s); delete them first"
             )
         del env.types[ctype.id]
-        self._record_type(env, ctype, DELETED)
+        self._record_definition(env, TYPE, ctype, DELETED)
 
     # ---------------------------------------------------------------------------------- model: taxonomies
 
@@ -786,7 +783,7 @@ class EmulatorStore:
         env = self._env(env_id)
         _check_codename("codename", codename)
         group_id = _check_guid("id", id) if id is not None else None
-        by_codename = next((g for g in env.taxonomies.values() if g.codename == codename), None)
+        by_codename = env.taxonomy_by_codename(codename)
         existing = env.taxonomies.get(group_id) if group_id else by_codename
         if by_codename is not None and by_codename is not existing:
             raise ControlError("codename", f"another taxonomy group already uses codename {codename!r}")
@@ -802,29 +799,18 @@ class EmulatorStore:
             if terms is not None:
                 existing.terms = checked
             existing.last_modified = now
-        self._record_taxonomy(env, existing, CHANGED)
+        self._record_definition(env, TAXONOMY, existing, CHANGED)
         return taxonomy_dict(existing)
-
-    def _record_taxonomy(self, env: Environment, group: TaxonomyGroup, change_type: str) -> None:
-        system = {
-            "id": group.id,
-            "name": group.name,
-            "codename": group.codename,
-            "last_modified": group.last_modified,
-        }
-        self._record_model(env, TAXONOMY, group.id, change_type, system)
 
     @_locked
     def delete_taxonomy(self, env_id: str, codename: str) -> None:
         env = self._env(env_id)
         _check_str("codename", codename)
-        group = env.taxonomies.get(codename) or next(
-            (g for g in env.taxonomies.values() if g.codename == codename), None
-        )
+        group = env.taxonomies.get(codename) or env.taxonomy_by_codename(codename)
         if group is None:
             raise ControlError("codename", f"taxonomy group {codename!r} does not exist", status=404)
         del env.taxonomies[group.id]
-        self._record_taxonomy(env, group, DELETED)
+        self._record_definition(env, TAXONOMY, group, DELETED)
 
     # ----------------------------------------------------------------------------------- model: languages
 
@@ -1225,7 +1211,7 @@ class EmulatorStore:
                 {"title": {"type": "text", "name": "Title"}},
             )  # fmt: skip
             env.types[ctype.id] = ctype
-            self._record_type(env, ctype, CHANGED)
+            self._record_definition(env, TYPE, ctype, CHANGED)
         for _ in range(count):
             self._generated += 1
             codename = f"generated_{self._generated}"

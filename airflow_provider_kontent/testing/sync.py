@@ -24,6 +24,7 @@ from airflow_provider_kontent.testing.changelog import (
     ChangeEntry,
     read_page,
 )
+from airflow_provider_kontent.testing.elements import render_elements, version_in
 from airflow_provider_kontent.testing.errors import (
     BAD_QUERY,
     EXPIRED_TOKEN_MESSAGE,
@@ -31,7 +32,7 @@ from airflow_provider_kontent.testing.errors import (
     MALFORMED_TOKEN_MESSAGE,
     error_body,
 )
-from airflow_provider_kontent.testing.model import Environment, Item, VariantVersion
+from airflow_provider_kontent.testing.model import Environment, Item
 from airflow_provider_kontent.testing.state import EmulatorStore
 
 Response = tuple[int, dict[str, Any], dict[str, str]]
@@ -74,18 +75,12 @@ def parse_v1_filters(query: list[tuple[str, str]]) -> tuple[tuple[str, str, tupl
     return tuple(clauses)
 
 
-def _variant_version(item: Item | None, language: str, host: str) -> VariantVersion | None:
-    variant = item.variants.get(language) if item else None
-    if variant is None:
-        return None
-    return variant.published if host == PRODUCTION else variant.latest
-
-
 def _passes_language(env: Environment, item: Item | None, language: str, host: str, wanted: str) -> bool:
     """``language=wanted`` follows fallbacks: ``language`` passes if it is what Delivery would serve."""
     if language == wanted:
         return True
-    present = {lang for lang in (item.variants if item else {}) if _variant_version(item, lang, host)}
+    preview = host != PRODUCTION
+    present = {lang for lang in (item.variants if item else {}) if version_in(item, lang, preview)}
     present.add(language)
     if wanted in present:
         return False
@@ -123,34 +118,13 @@ def v1_acceptor(
     return accept
 
 
-def _fallback_elements(env: Environment, item: Item, version: VariantVersion) -> dict[str, Any]:
-    ctype = env.types.get(item.type_id)
-    rendered = {}
-    for codename, definition in (ctype.elements if ctype else {}).items():
-        kind = definition.get("type", "text")
-        empty: Any = (
-            [] if kind in ("multiple_choice", "asset", "modular_content", "taxonomy", "subpages") else ""
-        )
-        if kind in ("number", "date_time"):
-            empty = None
-        rendered[codename] = {
-            "type": kind,
-            "name": definition.get("name", codename),
-            "value": version.elements.get(codename, empty),
-        }
-    return rendered
-
-
 def render_v1_elements(env: Environment, item: Item | None, language: str, host: str) -> dict[str, Any]:
-    """Delivery-shaped elements, by the content engineer's renderer when it is available."""
-    version = _variant_version(item, language, host)
-    if item is None or version is None:
+    """Delivery-shaped elements of the version ``host`` serves (``{}`` when it serves none)."""
+    if item is None:
         return {}
-    try:
-        from airflow_provider_kontent.testing.elements import render_elements
-    except ImportError:
-        return _fallback_elements(env, item, version)
-    return render_elements(env, item, version, language)
+    preview = host != PRODUCTION
+    version = version_in(item, language, preview)
+    return {} if version is None else render_elements(env, item, version, language, preview=preview)
 
 
 def sync_init(
