@@ -36,11 +36,14 @@ __all__ = [
 
 
 def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -> Any:
-    """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``.
+    """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``;
+    ``None`` when the argument is not set (empty), which means "deliver through XCom".
 
     A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``ValueError`` that
     names the argument and, through ``where``, the task's connection, so the failing task is obvious.
     """
+    if not value:
+        return None
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(value, ObjectStoragePath):
@@ -65,9 +68,8 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-def validate_store_args(token_store: str, asset: Any, kontent_conn_id: Any = None) -> None:
+def validate_store_args(token_store: str, asset: Any, where: str) -> None:
     """Fail at DAG parse time, not at 3 a.m., when the store arguments cannot work."""
-    where = f"{connection_label(kontent_conn_id)}: " if kontent_conn_id is not None else ""
     if token_store not in TOKEN_STORES:
         raise ValueError(f"{where}token_store must be one of {', '.join(TOKEN_STORES)}; got {token_store!r}")
     if token_store == "asset" and asset is None:
@@ -145,8 +147,8 @@ class KontentTokenTaskMixin(BaseOperator):
         hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        validate_store_args(token_store, asset, kontent_conn_id)
         where = f"{connection_label(kontent_conn_id)}: "
+        validate_store_args(token_store, asset, where)
         if hook_params and "api_key" in hook_params:
             raise ValueError(
                 f"{where}hook_params cannot carry api_key: put the key in the connection's password field"

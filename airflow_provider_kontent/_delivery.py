@@ -29,7 +29,7 @@ from typing import Any
 
 import pendulum
 
-from airflow_provider_kontent.client import Delta, EntityKind, item_content
+from airflow_provider_kontent.client import ChangeType, Delta, EntityKind, item_content
 from airflow_provider_kontent.client.models import parse_timestamp
 
 __all__ = [
@@ -63,7 +63,6 @@ def delta_record(
 ) -> dict[str, Any]:
     """One delta as the dict that goes into NDJSON lines and XCom ``records`` (see docs/operators.md)."""
     base = delta.to_dict()
-    system = delta.system
     return {
         "kind": base["kind"],
         "change_type": base["change_type"],
@@ -73,8 +72,8 @@ def delta_record(
         "language": delta.language,
         "codename": delta.codename,
         "type": delta.type,
-        "collection": system.get("collection") if delta.kind is EntityKind.ITEM else None,
-        "system": system,
+        "collection": delta.collection,
+        "system": delta.system,
         "elements": delta.elements,
         "content": content,
         "content_missing": content_missing,
@@ -172,6 +171,9 @@ class XComSink:
 
     def finalize(self) -> list[dict[str, Any]]:
         return [record for record, _ in self._records.values()]
+
+    def abort(self) -> None:
+        """Nothing to release (the records are only in memory); here so both sinks abort alike."""
 
 
 @dataclass
@@ -353,7 +355,7 @@ def page_records(
     records = []
     missing = 0
     for delta in deltas:
-        if delta.kind is EntityKind.ITEM and delta.change_type.value == "changed":
+        if delta.kind is EntityKind.ITEM and delta.change_type is ChangeType.CHANGED:
             item = batch.items.get((delta.id, delta.language))
             if item is None:
                 missing += 1

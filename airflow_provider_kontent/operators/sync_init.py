@@ -155,11 +155,7 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
                 for lang in client.list_languages()
                 if isinstance(lang, dict) and isinstance(lang.get("system"), dict)
             ]
-        path = (
-            as_storage_path(self.snapshot_path, what="snapshot_path", where=f"{self.connection_label}: ")
-            if self.snapshot_path
-            else None
-        )
+        path = as_storage_path(self.snapshot_path, what="snapshot_path", where=f"{self.connection_label}: ")
         sink: NdjsonSink | XComSink = (
             NdjsonSink(path) if path is not None else XComSink(self.max_xcom_bytes, what="the snapshot")
         )
@@ -186,8 +182,7 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
                         records.append(record)
                     sink.write_page(records)
         except BaseException:
-            if isinstance(sink, NdjsonSink):
-                sink.abort()
+            sink.abort()
             raise
         info: dict[str, Any] = {"languages": languages, "items": sink.kept, "counts": sink.counts.to_dict()}
         if isinstance(sink, NdjsonSink):

@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
 from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent._delivery import DeliveryTooLargeError, NdjsonSink, XComSink, drain
+from airflow_provider_kontent.client.models import parse_timestamp
 from airflow_provider_kontent.tokens import TokenStore, short_token
 
 if TYPE_CHECKING:
@@ -91,11 +92,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
         previous_token, expected_token = self._start_tokens(context, store)
         environment_id, mode = self.connection_identity()
 
-        path = (
-            as_storage_path(self.output_path, where=f"{self.connection_label}: ")
-            if self.output_path
-            else None
-        )
+        path = as_storage_path(self.output_path, where=f"{self.connection_label}: ")
         sink: NdjsonSink | XComSink = (
             NdjsonSink(path, part_max_bytes=self.part_max_bytes)
             if path is not None
@@ -115,8 +112,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
         except DeliveryTooLargeError as err:
             raise AirflowFailException(f"{self.connection_label}: {err}") from None
         except BaseException:
-            if isinstance(sink, NdjsonSink):
-                sink.abort()
+            sink.abort()
             raise
 
         summary: dict[str, Any] = {
@@ -324,10 +320,6 @@ def _checkpoint_value(context: Context) -> Any:
 
 def _lag_seconds(newest: str | None) -> float | None:
     """How far the newest delivered change is behind now (freshness of the sync)."""
-    if not newest:
-        return None
-    from airflow_provider_kontent.client.models import parse_timestamp
-
     parsed = parse_timestamp(newest)
     if parsed is None:
         return None

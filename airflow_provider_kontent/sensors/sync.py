@@ -81,18 +81,19 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
         return record.token
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        token = self._resolve_token(context)
-        filters = self.normalized_filters() or None
+        return self._look(self._resolve_token(context), self.normalized_filters())
+
+    def _look(self, token: str, filters: dict[str, str]) -> bool | PokeReturnValue:
+        """One poke's reads: up to ``max_lookahead_pages`` pages after ``token`` (or after the furthest
+        page an earlier poke found empty of matches)."""
         client = self.get_hook().get_conn()
         cursor = self._lookahead[1] if self._lookahead and self._lookahead[0] == token else token
         for _ in range(max(1, self.max_lookahead_pages)):
-            page = client.sync_page(cursor, api_version=self.api_version, filters=filters)
+            page = client.sync_page(cursor, api_version=self.api_version, filters=filters or None)
             if page.deltas:
-                result = pending_summary(token, page.deltas)
-                self.log.info(
-                    "Kontent changes pending after token %s: %s", short_token(token), result["pending"]
+                return PokeReturnValue(
+                    is_done=True, xcom_value=self._found(pending_summary(token, page.deltas))
                 )
-                return PokeReturnValue(is_done=True, xcom_value=result)
             if page.is_empty:
                 break
             self.log.info("%d change(s) on this page are all filtered out; looking further", page.skipped)
@@ -100,6 +101,12 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
         self._lookahead = (token, cursor)
         self.log.info("No matching Kontent changes after token %s yet", short_token(token))
         return False
+
+    def _found(self, result: dict[str, Any]) -> dict[str, Any]:
+        self.log.info(
+            "Kontent changes pending after token %s: %s", short_token(result["token"]), result["pending"]
+        )
+        return result
 
     def execute(self, context: Context) -> Any:
         # One client for all pokes of this execute (poke mode), closed when it ends: after the result,
@@ -112,16 +119,17 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
     def _wait(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)  # no deferral when the changes are already there
+        token, filters = self._resolve_token(context), self.normalized_filters()
+        first = self._look(token, filters)  # no deferral when the changes are already there
         if first:
             return first.xcom_value  # type: ignore[union-attr]
         timeout = float(self.timeout) if self.timeout is not None else None
         self.defer(
             trigger=KontentSyncTrigger(
                 kontent_conn_id=self.kontent_conn_id,
-                token=self._resolve_token(context),
+                token=token,
                 api_version=self.api_version,
-                filters=self.normalized_filters(),
+                filters=filters,
                 poll_interval=float(self.poke_interval),
                 end_time=time.time() + timeout if timeout else None,
                 max_errors=self.max_errors,
@@ -142,12 +150,6 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
                     )
                 raise AirflowSensorTimeout(f"Kontent sensor timed out ({self.connection_label}): {message}")
             raise KontentSyncSensorError(f"Kontent sync sensor failed ({self.connection_label}): {message}")
-        result = {
-            "token": event["token"],
-            "pending": event.get("pending", {}),
-            "total": event.get("total", 0),
-        }
-        self.log.info(
-            "Kontent changes pending after token %s: %s", short_token(result["token"]), result["pending"]
+        return self._found(
+            {"token": event["token"], "pending": event.get("pending", {}), "total": event.get("total", 0)}
         )
-        return result

@@ -7,7 +7,32 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pendulum
 import pytest
+
+#: ``start_date`` of every test DAG.
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+#: task id -> "ExceptionType: message", filled by ``remember_failure`` (tests clear it around each test).
+FAILURES: dict[str, str] = {}
+
+
+def remember_failure(context: dict[str, Any]) -> None:
+    """An ``on_failure_callback`` that keeps why a task failed, for assertions after ``dag.test()``."""
+    err = context.get("exception")
+    FAILURES[context["ti"].task_id] = f"{type(err).__name__}: {err}"
+
+
+def db_variable(key: str) -> Any:
+    """A Variable read straight from the metadata DB (JSON-decoded), as a later run would see it."""
+    from airflow.models import Variable
+
+    return Variable.get(key, default_var=None, deserialize_json=True)
+
+
+def set_db_variable(key: str, value: Any) -> None:
+    from airflow.models import Variable
+
+    Variable.set(key, value, serialize_json=True)
 
 
 def connection_json(

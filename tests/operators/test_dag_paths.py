@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
 import pytest
 
 from tests.dag_runner import run_dag
-from tests.operators.conftest import connection_json
+from tests.operators.conftest import (
+    FAILURES,
+    START,
+    connection_json,
+    db_variable,
+    remember_failure,
+    set_db_variable,
+)
 
 CAPTURED: list[dict[str, Any]] = []
-FAILURES: dict[str, str] = {}
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
 @pytest.fixture(autouse=True)
@@ -23,23 +27,6 @@ def _reset():
     yield
     CAPTURED.clear()
     FAILURES.clear()
-
-
-def _remember_failure(context: dict[str, Any]) -> None:
-    err = context.get("exception")
-    FAILURES[context["ti"].task_id] = f"{type(err).__name__}: {err}"
-
-
-def _db_variable(key: str) -> Any:
-    from airflow.models import Variable
-
-    return Variable.get(key, default_var=None, deserialize_json=True)
-
-
-def _set_db_variable(key: str, value: Any) -> None:
-    from airflow.models import Variable
-
-    Variable.set(key, value, serialize_json=True)
 
 
 def test_reinitialize_and_snapshot(airflow_db, kontent_emulator, kontent_conn, tmp_path):
@@ -92,7 +79,7 @@ def test_reinitialize_and_snapshot(airflow_db, kontent_emulator, kontent_conn, t
     assert [r["codename"] for r in xcom_snapshot["records"]] == ["old_article"]  # filters apply
     assert first["reinit"]["initialized"] is True
     assert first["reinit"]["token"] != first["snap"]["token"]
-    assert _db_variable("kontent_paths_a")["token"] == first["reinit"]["token"]
+    assert db_variable("kontent_paths_a")["token"] == first["reinit"]["token"]
 
     dr = run_dag(dag)
     assert dr.state == "success"
@@ -125,15 +112,15 @@ def test_mismatch_and_xcom_size_guard_fail_without_moving_tokens(airflow_db, kon
         token, environment_id="11111111-2222-3333-4444-555555555555", mode="public", api_version=2
     ).to_dict()
     preview = TokenRecord.new(token, environment_id=env_id, mode="preview", api_version=2).to_dict()
-    _set_db_variable("kontent_guard", good)
-    _set_db_variable("kontent_other_env", other_env)
-    _set_db_variable("kontent_preview", preview)
+    set_db_variable("kontent_guard", good)
+    set_db_variable("kontent_other_env", other_env)
+    set_db_variable("kontent_preview", preview)
 
     with DAG(
         "kontent_failures",
         schedule=None,
         start_date=START,
-        default_args={"on_failure_callback": _remember_failure},
+        default_args={"on_failure_callback": remember_failure},
     ) as dag:
         KontentSyncPullOperator(task_id="guard", variable_key="kontent_guard", max_xcom_bytes=500)
         KontentSyncPullOperator(task_id="other_env", variable_key="kontent_other_env")
@@ -155,7 +142,7 @@ def test_mismatch_and_xcom_size_guard_fail_without_moving_tokens(airflow_db, kon
         FAILURES["wrong_mode"].startswith("TokenMismatchError") and "mode 'preview'" in FAILURES["wrong_mode"]
     )
     assert FAILURES["missing"].startswith("TokenNotFoundError")
-    assert _db_variable("kontent_guard")["token"] == token  # nothing committed
+    assert db_variable("kontent_guard")["token"] == token  # nothing committed
 
 
 def test_mapped_over_two_environments(airflow_db, monkeypatch, kontent_emulator, kontent_conn):
@@ -201,7 +188,7 @@ def test_mapped_over_two_environments(airflow_db, monkeypatch, kontent_emulator,
     assert {r["codename"] for r in by_env[env_a["id"]]["records"]} == {"only_in_a"}
     assert {r["codename"] for r in by_env[env_b["id"]]["records"]} == {"only_in_b", "also_b"}
     for conn, env in zip(conns, (env_a, env_b), strict=True):
-        stored = _db_variable(f"kontent_sync_token__{conn}")
+        stored = db_variable(f"kontent_sync_token__{conn}")
         assert stored["environment_id"] == env["id"]
         assert stored["token"] == by_env[env["id"]]["next_token"]  # each mapped commit took its own pull
 
@@ -231,7 +218,7 @@ def test_retry_after_a_commit_that_did_not_finish_redelivers(airflow_db, kontent
     ctl = kontent_emulator.control
     with KontentClient(ClientConfig(env_id, base_url=kontent_emulator.base_url)) as client:
         token = client.init_sync()
-    _set_db_variable(
+    set_db_variable(
         "kontent_retry", TokenRecord.new(token, environment_id=env_id, mode="public", api_version=2).to_dict()
     )
     ctl.upsert_item(env_id, "a", "article", "en-US", elements={"title": "A"})
@@ -256,6 +243,6 @@ def test_retry_after_a_commit_that_did_not_finish_redelivers(airflow_db, kontent
     assert summary["previous_token"] == token  # not first_commit: nothing is skipped
     assert {r["codename"] for r in summary["records"]} == {"a", "b"}
     assert summary["committed"] is True
-    stored = _db_variable("kontent_retry")["token"]
+    stored = db_variable("kontent_retry")["token"]
     assert stored == summary["next_token"] and stored != token
     assert first_commit != token

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pendulum
 import pytest
 
 from tests.dag_runner import run_dag
+from tests.operators.conftest import START, db_variable
 
 LOADED: list[dict[str, Any]] = []
 FAIL_LOAD = {"on": False}
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
 @pytest.fixture(autouse=True)
@@ -95,12 +94,6 @@ def _states(dr) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in dr.get_task_instances()}
 
 
-def _db_variable(key: str) -> Any:
-    from airflow.models import Variable
-
-    return Variable.get(key, default_var=None, deserialize_json=True)
-
-
 def test_variable_store_across_runs_with_failed_load(
     airflow_db, kontent_emulator, kontent_conn, edit_on_first_poll
 ):
@@ -129,7 +122,7 @@ def test_variable_store_across_runs_with_failed_load(
     assert _title(got["a"]) == "A"
     assert run1["summary"]["counts"] == {"items": {"changed": 2}}
     assert run1["wait"]["total"] >= 1
-    token_after_1 = _db_variable(key)
+    token_after_1 = db_variable(key)
     assert token_after_1["token"] == run1["summary"]["next_token"]
     assert token_after_1["filters"] == {"system.type[in]": "article"}
 
@@ -145,7 +138,7 @@ def test_variable_store_across_runs_with_failed_load(
     states = _states(dr)
     assert dr.state == "failed"
     assert states["load"] == "failed" and states["commit"] == "upstream_failed"
-    assert _db_variable(key)["token"] == token_after_1["token"]
+    assert db_variable(key)["token"] == token_after_1["token"]
     assert len(LOADED) == 1
 
     # run 3: one more edit; everything since run 1 arrives, each key once, in its latest form
@@ -161,13 +154,13 @@ def test_variable_store_across_runs_with_failed_load(
     assert got["b"]["change_type"] == "deleted" and got["b"]["content"] is None
     assert _title(got["a"]) == "A2" and _title(got["c"]) == "C2"
     assert run3["summary"]["skipped"] >= 1  # blog2
-    assert _db_variable(key)["token"] == run3["summary"]["next_token"]
+    assert db_variable(key)["token"] == run3["summary"]["next_token"]
 
     # run 4 would wait: nothing new is pending after the committed token
     from airflow_provider_kontent.client import ClientConfig, KontentClient
 
     with KontentClient(ClientConfig(env_id, base_url=kontent_emulator.base_url)) as client:
-        assert client.sync_page(_db_variable(key)["token"]).is_empty
+        assert client.sync_page(db_variable(key)["token"]).is_empty
 
 
 def _user_agent(request: dict[str, Any]) -> str:

@@ -10,17 +10,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pendulum
 import pytest
 
 from airflow_provider_kontent.operators.sync_pull import PullCheckpoint
 from tests.dag_runner import run_dag
-from tests.operators.conftest import connection_json
+from tests.operators.conftest import (
+    FAILURES,
+    START,
+    connection_json,
+    db_variable,
+    remember_failure,
+    set_db_variable,
+)
 
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
 SEEN: dict[str, Any] = {}
 CLIENTS: list[tuple[str, Any]] = []
-FAILURES: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -32,30 +36,13 @@ def _reset():
         holder.clear()
 
 
-def _set_db_variable(key: str, value: Any) -> None:
-    from airflow.models import Variable
-
-    Variable.set(key, value, serialize_json=True)
-
-
-def _db_variable(key: str) -> Any:
-    from airflow.models import Variable
-
-    return Variable.get(key, default_var=None, deserialize_json=True)
-
-
-def _remember_failure(context: dict[str, Any]) -> None:
-    err = context.get("exception")
-    FAILURES[context["ti"].task_id] = f"{type(err).__name__}: {err}"
-
-
 def _init_token(kontent_emulator: Any, env_id: str, key: str) -> str:
     from airflow_provider_kontent.client import ClientConfig, KontentClient
     from airflow_provider_kontent.tokens import TokenRecord
 
     with KontentClient(ClientConfig(env_id, base_url=kontent_emulator.base_url)) as client:
         token = client.init_sync()
-    _set_db_variable(
+    set_db_variable(
         key, TokenRecord.new(token, environment_id=env_id, mode="public", api_version=2).to_dict()
     )
     return token
@@ -163,7 +150,7 @@ def test_retry_after_two_crashes_delivers_the_first_attempts_changes(
     records = [r for name in summary["files"] for r in iter_ndjson(ObjectStoragePath(name))]
     assert sorted(r["codename"] for r in records) == ["a", "b", "c"]
     assert summary["committed"] is True
-    assert _db_variable("kontent_two_crashes")["token"] == summary["next_token"]
+    assert db_variable("kontent_two_crashes")["token"] == summary["next_token"]
 
 
 # --- HTTP sessions are closed when a task ends ----------------------------------------------------------
@@ -264,13 +251,13 @@ def test_task_errors_name_the_connection_and_the_store(
     other = TokenRecord.new(
         "tok", environment_id="11111111-2222-3333-4444-555555555555", mode="public", api_version=2
     )
-    _set_db_variable("kontent_named_other", other.to_dict())
+    set_db_variable("kontent_named_other", other.to_dict())
     named = {"kontent_conn_id": "kontent_named"}
     with DAG(
         "kontent_named_errors",
         schedule=None,
         start_date=START,
-        default_args={"on_failure_callback": _remember_failure},
+        default_args={"on_failure_callback": remember_failure},
     ) as dag:
         KontentSyncPullOperator(
             task_id="bad_filter", variable_key="kontent_named_ok", filters={"system.type[near]": "x"}, **named
@@ -295,4 +282,4 @@ def test_task_errors_name_the_connection_and_the_store(
     assert "Variable 'kontent_named_other'" in FAILURES["other_env"]
     assert FAILURES["no_token"].startswith("TokenNotFoundError")
     assert "Variable 'kontent_named_nothing'" in FAILURES["no_token"]
-    assert _db_variable("kontent_named_ok")["environment_id"] == kontent_env["id"]  # nothing moved it
+    assert db_variable("kontent_named_ok")["environment_id"] == kontent_env["id"]  # nothing moved it

@@ -16,12 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pendulum
-
 from tests.dag_runner import run_dag
-from tests.operators.conftest import connection_json
-
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
+from tests.operators.conftest import START, connection_json
 
 
 def _chain(prefix: str, conn_id: str) -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pendulum
 import pytest
 
 from tests.dag_runner import run_dag
+from tests.operators.conftest import FAILURES, START, db_variable, remember_failure
 
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
 KEY = "kontent_snapshot_pending"
 LOADED: list[dict[str, Any]] = []
-FAILURES: dict[str, str] = {}
 BREAK_LOAD = {"on": False}
 
 
@@ -27,17 +25,6 @@ def _reset():
     LOADED.clear()
     FAILURES.clear()
     BREAK_LOAD["on"] = False
-
-
-def _db_variable(key: str) -> Any:
-    from airflow.models import Variable
-
-    return Variable.get(key, default_var=None, deserialize_json=True)
-
-
-def _remember_failure(context: dict[str, Any]) -> None:
-    err = context.get("exception")
-    FAILURES[context["ti"].task_id] = f"{type(err).__name__}: {err}"
 
 
 def _snapshot_codenames(init_result: dict[str, Any]) -> set[str]:
@@ -78,7 +65,7 @@ def test_snapshot_is_exported_again_until_a_commit_confirms_it(airflow_db, konte
     first = dr.get_task_instance("init").xcom_pull(task_ids="init")
     assert first["initialized"] is True and first["snapshot_pending"] is True
     assert _snapshot_codenames(first) == {"first"}
-    stored = _db_variable(KEY)
+    stored = db_variable(KEY)
     assert stored["token"] == first["token"] and stored["snapshot_pending"] is True
 
     # run 2: the snapshot was never confirmed, so init keeps the token and exports again; the export
@@ -92,7 +79,7 @@ def test_snapshot_is_exported_again_until_a_commit_confirms_it(airflow_db, konte
     assert _snapshot_codenames(second) == {"first", "between"}
     assert all(r["raw_change_type"] == "snapshot" for r in second["snapshot"]["records"])
     assert {r["codename"] for r in LOADED[-1]["pull"]["records"]} == {"between"}  # the delta since the token
-    stored = _db_variable(KEY)
+    stored = db_variable(KEY)
     assert stored["token"] == LOADED[-1]["pull"]["next_token"] != first["token"]
     assert stored["snapshot_pending"] is False
 
@@ -121,7 +108,7 @@ def test_pull_commit_confirms_the_snapshot_and_oversized_snapshot_fails_without_
         "kontent_snapshot_commit_and_guard",
         schedule=None,
         start_date=START,
-        default_args={"on_failure_callback": _remember_failure},
+        default_args={"on_failure_callback": remember_failure},
     ) as dag:
         # the pull's own commit (commit_token=True) confirms the snapshot taken before it
         init = KontentSyncInitOperator(task_id="init", variable_key="kontent_snap_ok", snapshot=True)
@@ -147,9 +134,9 @@ def test_pull_commit_confirms_the_snapshot_and_oversized_snapshot_fails_without_
     assert dr.get_task_instance("too_big").try_number == 1
     assert FAILURES["too_big"].startswith("AirflowFailException: connection 'kontent_default': ")
     assert "max_xcom_bytes=300" in FAILURES["too_big"] and "snapshot_path" in FAILURES["too_big"]
-    assert _db_variable("kontent_snap_big") is None  # a new init stores nothing when its snapshot fails
+    assert db_variable("kontent_snap_big") is None  # a new init stores nothing when its snapshot fails
 
     init_result = dr.get_task_instance("init").xcom_pull(task_ids="init")
     assert init_result["snapshot_pending"] is True and init_result["snapshot"]["items"] == 3
-    stored = _db_variable("kontent_snap_ok")
+    stored = db_variable("kontent_snap_ok")
     assert stored["snapshot_pending"] is False  # confirmed, even though the drain found nothing new

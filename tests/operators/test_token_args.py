@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
 import pytest
 
 from tests.dag_runner import run_dag
+from tests.operators.conftest import START
 
-START = pendulum.datetime(2026, 1, 1, tz="UTC")
 CAPTURED: dict[str, Any] = {}
 TOKEN_FIELDS = ("kontent_conn_id", "variable_key", "filters")
 
