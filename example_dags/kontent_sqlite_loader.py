@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_kontent.client import item_content
+from airflow_provider_kontent.client import ChangeType, item_content
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS content_items (
@@ -129,8 +129,6 @@ _KIND_ALIASES = {
     "taxonomy_group": "taxonomy",
     "languages": "language",
 }
-_CHANGED = {"changed", "changed_item"}
-_DELETED = {"deleted", "deleted_item"}
 
 
 @dataclass
@@ -237,6 +235,15 @@ def _upsert(conn: sqlite3.Connection, table: str, row: dict[str, Any], keys: tup
     )
 
 
+def _log_change(conn: sqlite3.Connection, change: tuple[Any, ...], timestamp: str | None) -> None:
+    """One ``sync_changes`` row; ``change`` is (load_run, source, kind, entity_id, language, codename, action)."""
+    conn.execute(
+        "INSERT INTO sync_changes (load_run, source, kind, entity_id, language, codename, action, "
+        "timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (*change, timestamp),
+    )
+
+
 def apply_records(
     conn: sqlite3.Connection,
     records: Iterable[Mapping[str, Any]],
@@ -268,9 +275,9 @@ def apply_records(
                 result.refreshed["components"] += 1
                 continue
             kind = normalize_kind(record.get("kind"))
-            change = str(record.get("change_type") or "").lower()
+            change = ChangeType.parse(record.get("change_type"))  # v1's ``changed_item`` too
             table = TABLES.get(kind or "")
-            if table is None or change not in _CHANGED | _DELETED:
+            if table is None or change is ChangeType.UNKNOWN:
                 result.ignored += 1
                 continue
             meta = {"sync_timestamp": record.get("timestamp"), "loaded_at": loaded_at, "load_run": load_run}
@@ -285,7 +292,7 @@ def apply_records(
                 continue
             if kind == "item":
                 seen_items.add((row["id"], row["language"]))
-            if change in _CHANGED:
+            if change is ChangeType.CHANGED:
                 _upsert(conn, table, {**row, **meta}, keys)
                 action = "upsert"
                 result.upserts[kind] += 1
@@ -298,19 +305,10 @@ def apply_records(
                 conn.execute(f"DELETE FROM {table} WHERE {where}", tuple(row[k] for k in keys))
                 action = "delete"
                 result.deletes[kind] += 1
-            conn.execute(
-                "INSERT INTO sync_changes (load_run, source, kind, entity_id, language, codename, action, "
-                "timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    load_run,
-                    source,
-                    kind,
-                    row["id"],
-                    row.get("language"),
-                    row.get("codename"),
-                    action,
-                    record.get("timestamp"),
-                ),
+            _log_change(
+                conn,
+                (load_run, source, kind, row["id"], row.get("language"), row.get("codename"), action),
+                record.get("timestamp"),
             )
         if prune_items:
             stale = [
@@ -397,8 +395,8 @@ class DependentRefresh:
     def observe(self, conn: sqlite3.Connection, record: Mapping[str, Any]) -> bool:
         """Note what ``record`` invalidates; True when it is consumed here (a component delta)."""
         kind = normalize_kind(record.get("kind"))
-        change = str(record.get("change_type") or "").lower()
-        if change not in _CHANGED | _DELETED:
+        change = ChangeType.parse(record.get("change_type"))
+        if change is ChangeType.UNKNOWN:
             return False
         system = record.get("system") or {}
         entity_id = record.get("id") or system.get("id")
@@ -419,7 +417,7 @@ class DependentRefresh:
             self.type_codenames.setdefault(entity_id, set()).update(names)
         elif kind == "taxonomy":
             self.taxonomy_codenames.update(names)
-        elif change in _DELETED:  # a deactivated language: Delivery no longer serves its variants
+        elif change is ChangeType.DELETED:  # a deactivated language: Delivery no longer serves its variants
             self.languages_to_purge.update(names)
         else:
             active = conn.execute("SELECT active FROM languages WHERE id = ?", (entity_id,)).fetchone()
@@ -443,9 +441,9 @@ class DependentRefresh:
         active = self._active_languages(conn)
         for language in sorted(self.languages_to_reload & set(active)):
             self._refresh_scope(conn, language, [[]], "language = ?", (language,))
-        type_codenames = self._affected_types(conn)
-        if type_codenames:
-            stale = sorted({n for names in type_codenames for n in names})
+        stale_types = self._affected_types(conn)
+        if stale_types:
+            stale = sorted(stale_types)
             known = self._current_types()  # without definitions, ask for every codename
             current = [n for n in stale if not known or n in known]
             for language in active:
@@ -454,7 +452,7 @@ class DependentRefresh:
                 where = f"language = ? AND type IN ({_placeholders(stale)})"
                 queries = [[("system.type", name)] for name in current]
                 self._refresh_scope(conn, language, queries, where, (language, *stale))
-        self._refresh_parents(conn, active, {n for names in type_codenames for n in names})
+        self._refresh_parents(conn, active, stale_types)
 
     def _current_types(self) -> set[str]:
         return {(t.get("system") or {}).get("codename") for t in self.types} - {None}
@@ -465,9 +463,9 @@ class DependentRefresh:
             rows = conn.execute("SELECT DISTINCT language FROM content_items ORDER BY language").fetchall()
         return [r[0] for r in rows if r[0]]
 
-    def _affected_types(self, conn: sqlite3.Connection) -> list[set[str]]:
-        """Codename sets (old and new) of changed types plus the types bound to a changed taxonomy group."""
-        affected = [set(names) for names in self.type_codenames.values()]
+    def _affected_types(self, conn: sqlite3.Connection) -> set[str]:
+        """Codenames (old and new) of changed types plus those of the types bound to a changed taxonomy group."""
+        affected: set[str] = set().union(*self.type_codenames.values())
         if self.taxonomy_codenames:
             stored = [
                 {"system": {"codename": codename}, "elements": json.loads(elements or "{}")}
@@ -483,7 +481,7 @@ class DependentRefresh:
                 )
                 codename = (definition.get("system") or {}).get("codename")
                 if bound and codename:
-                    affected.append({codename})
+                    affected.add(codename)
         return affected
 
     def _feed(self, language: str, params: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
@@ -571,11 +569,7 @@ class DependentRefresh:
     def _log(
         self, conn: sqlite3.Connection, item_id: str, language: str, codename: str | None, action: str
     ) -> None:
-        conn.execute(
-            "INSERT INTO sync_changes (load_run, source, kind, entity_id, language, codename, action, "
-            "timestamp) VALUES (?, 'refresh', 'item', ?, ?, ?, ?, NULL)",
-            (self._load_run, item_id, language, codename, action),
-        )
+        _log_change(conn, (self._load_run, "refresh", "item", item_id, language, codename, action), None)
 
 
 def model_records(
@@ -618,7 +612,7 @@ def with_model_content(
         full = by_id.get((kind, record.get("id")))
         if (
             full is not None
-            and str(record.get("change_type")).lower() in _CHANGED
+            and ChangeType.parse(record.get("change_type")) is ChangeType.CHANGED
             and not record.get("content")
         ):
             record = {**record, "content": dict(full)}

@@ -49,6 +49,7 @@ Configuration (all optional except the connection):
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -170,10 +171,9 @@ with DAG(
             return {"loaded": False, "reason": "token already stored; no snapshot this run"}
         # The snapshot holds item variants only; types, taxonomies and languages come from the
         # Delivery API list endpoints (later changes to them arrive as deltas).
-        client = KontentHook(CONN_ID).get_conn()
-        model = model_records(client.list_types(), client.list_taxonomies(), client.list_languages())
-        conn = connect(sqlite_path())
-        try:
+        with KontentHook(CONN_ID).get_conn() as client:
+            model = model_records(client.list_types(), client.list_taxonomies(), client.list_languages())
+        with closing(connect(sqlite_path())) as conn:
             # prune_items: a re-exported snapshot (init retries until the first commit) is the whole
             # truth, so rows it no longer holds go.
             result = apply_records(
@@ -183,8 +183,6 @@ with DAG(
                 source="snapshot",
                 prune_items=True,
             )
-        finally:
-            conn.close()
         return {"loaded": True, **result.to_dict()}
 
     @task
@@ -195,16 +193,14 @@ with DAG(
 
         from airflow_provider_kontent.hooks.kontent import KontentHook
 
-        client = KontentHook(CONN_ID).get_conn()
         records = staged_records(pull_summary)
         counts = pull_summary.get("counts") or {}
-        types: list[dict[str, Any]] = []
-        if (counts.get("types") or {}).get("changed") or (counts.get("taxonomies") or {}).get("changed"):
-            # Sync v2 type/taxonomy deltas carry only their system block: fetch the full definitions.
-            types = client.list_types()
-            records = with_model_content(records, types, client.list_taxonomies())
-        conn = connect(sqlite_path())
-        try:
+        with KontentHook(CONN_ID).get_conn() as client, closing(connect(sqlite_path())) as conn:
+            types: list[dict[str, Any]] = []
+            if (counts.get("types") or {}).get("changed") or (counts.get("taxonomies") or {}).get("changed"):
+                # Sync v2 type/taxonomy deltas carry only their system block: fetch the full definitions.
+                types = client.list_types()
+                records = with_model_content(records, types, client.list_taxonomies())
             result = apply_records(
                 conn,
                 records,
@@ -213,8 +209,6 @@ with DAG(
                 next_token=pull_summary.get("next_token"),
                 refresh=DependentRefresh(client, types=types),
             )
-        finally:
-            conn.close()
         return result.to_dict()
 
     commit_token = KontentSyncCommitOperator(

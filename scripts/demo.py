@@ -34,7 +34,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO / "example_dags"
 DAG_ID = "kontent_sync_to_sqlite"
-TOKEN_KEY = "kontent_sync_token"  # the asset-state key the provider's AssetTokenStore uses
 sys.path.insert(0, str(EXAMPLE_DAGS))
 
 from kontent_sqlite_loader import table_counts  # noqa: E402
@@ -90,19 +89,15 @@ def run_dag(env: dict[str, str], airflow_db: Path, log: Path, expect: dict[str, 
 
 def stored_token_record(airflow_db: Path, asset_uri: str) -> dict[str, Any]:
     """The token record the asset state store holds for the sync asset (token shortened for display)."""
+    from airflow_provider_kontent.tokens import TOKEN_KEY  # the key AssetTokenStore writes under
+
     with closing(sqlite3.connect(airflow_db)) as conn:
-        rows = conn.execute(
-            "SELECT s.key, s.value, s.updated_at FROM asset_state_store s JOIN asset a ON a.id = s.asset_id "
-            "WHERE a.uri = ?",
-            (asset_uri,),
-        ).fetchall()
-    record: dict[str, Any] = {}
-    for key, value, _updated_at in rows:
-        try:
-            record[key] = json.loads(value)
-        except (TypeError, ValueError):
-            record[key] = value
-    return shorten_tokens(record)
+        row = conn.execute(
+            "SELECT s.value FROM asset_state_store s JOIN asset a ON a.id = s.asset_id "
+            "WHERE a.uri = ? AND s.key = ?",
+            (asset_uri, TOKEN_KEY),
+        ).fetchone()
+    return shorten_tokens(json.loads(row[0])) if row else {}
 
 
 def shorten_tokens(value: Any) -> Any:
@@ -149,7 +144,7 @@ def make_edits(ctl: Any, env: dict[str, Any], db: Path) -> dict[str, Any]:
         raise DemoError(
             f"the first run loaded only {len(items)} {default_lang} items; expected the demo seed"
         )
-    variants = {(row[0], row[1]) for row in query(db, "SELECT id, language FROM content_items")}
+    variants = set(query(db, "SELECT id, language FROM content_items"))
     updated, unpublished, deleted, translated = items[0], items[1], items[2], items[3]
 
     ctl.upsert_item(env_id, updated[1], updated[3], default_lang, name=f"{updated[2]} (edited)")
@@ -226,12 +221,12 @@ def print_summary(
     for kind, action, codename, language in changes:
         print(f"  {action:<10} {kind:<9} {codename or '?'}{f' [{language}]' if language else ''}")
     print("\nStored token record (Airflow asset state store), after run 1 -> after run 2:")
-    old = token_before.get(TOKEN_KEY) or {}
-    new = token_after.get(TOKEN_KEY) or {}
-    width = max((len(key) for key in set(old) | set(new)), default=0) + 1
-    for key in sorted(set(old) | set(new)):
-        mark = "   (changed)" if old.get(key) != new.get(key) else ""
-        print(f"  {key:<{width}}{old.get(key)!s:<36} -> {new.get(key)!s}{mark}")
+    keys = set(token_before) | set(token_after)
+    width = max((len(key) for key in keys), default=0) + 1
+    for key in sorted(keys):
+        old, new = token_before.get(key), token_after.get(key)
+        mark = "   (changed)" if old != new else ""
+        print(f"  {key:<{width}}{old!s:<36} -> {new!s}{mark}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    loaded: {before}")
 
             token_before = stored_token_record(airflow_db, asset_uri)
-            check_snapshot_confirmed(token_before.get(TOKEN_KEY) or {})
+            check_snapshot_confirmed(token_before)
             step(
                 "editing content in the emulator: 2 new items, an update, an unpublish, a delete, "
                 "a new language variant, a content type change"

@@ -27,8 +27,6 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
-from tests.dag_runner import run_dag  # noqa: E402,F401  (re-exported for test modules)
-
 
 @pytest.fixture(scope="session")
 def airflow_db():

@@ -15,17 +15,9 @@ from typing import Any
 import pytest
 
 from tests.dag_runner import run_dag
-from tests.examples.conftest import EXAMPLE_DAGS
+from tests.examples.conftest import EXAMPLE_DAGS, load_dag, use_emulator_connection
 
 EXPECTED_DAGS = {"kontent_sync_to_sqlite", "kontent_sync_to_object_storage", "kontent_sync_filtered"}
-
-
-def load_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
-    assert bag.import_errors == {}
-    return bag.dags[dag_id]
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
@@ -54,12 +46,7 @@ def example_env(kontent_emulator, monkeypatch, tmp_path) -> dict[str, Any]:
     ctl.upsert_item(env_id, "first", "article", "de", elements={"title": "Erste"})
     ctl.upsert_item(env_id, "second", "article", "en-US", elements={"title": "Second"})
     ctl.upsert_item(env_id, "about", "page", "en-US", elements={"title": "About"})
-    connection = {
-        "conn_type": "kontent",
-        "host": kontent_emulator.base_url,
-        "extra": {"environment_id": env_id},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_KONTENT_DEFAULT", json.dumps(connection))
+    use_emulator_connection(monkeypatch, kontent_emulator.base_url, env_id)
     monkeypatch.setenv("KONTENT_ENVIRONMENT_ID", env_id)
     monkeypatch.setenv("KONTENT_SQLITE_PATH", str(tmp_path / "mirror.sqlite"))
     monkeypatch.setenv("KONTENT_STAGING_URL", f"file://{tmp_path}/staging")

@@ -237,3 +237,12 @@ def test_component_deltas_are_recognised_and_items_are_not():
     workflow = {**component["system"], "workflow": "default", "workflow_step": "published"}
     assert not is_component_record({**component, "system": workflow})
     assert not is_component_record(item())  # fetched content: an item
+
+
+def test_v1_suffixed_change_types_apply_like_plain_ones(db):
+    _, conn = db
+    result = apply_records(conn, [{**item(), "change_type": "changed_item"}], load_run="r1")
+    assert result.upserts["item"] == 1
+    result = apply_records(conn, [{**item("deleted"), "change_type": "DELETED_ITEM"}], load_run="r2")
+    assert result.deletes["item"] == 1
+    assert conn.execute("SELECT COUNT(*) FROM content_items").fetchone() == (0,)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
@@ -21,7 +22,7 @@ from kontent_sqlite_loader import is_component_record
 
 from airflow_provider_kontent._delivery import XComSink, content_for, drain
 from airflow_provider_kontent.client import ClientConfig, KontentClient
-from tests.examples.conftest import EXAMPLE_DAGS
+from tests.examples.conftest import load_dag, use_emulator_connection
 
 TOPICS = [{"codename": "coffee", "name": "Coffee"}, {"codename": "tea", "name": "Tea"}]
 
@@ -34,11 +35,15 @@ def article_elements(title_name: str = "Title") -> dict[str, dict[str, Any]]:
     }
 
 
+def component_codename(component_id: str) -> str:
+    """Kontent names a rich-text component ``n`` + its id with underscores."""
+    return "n" + component_id.replace("-", "_")
+
+
 def component_html(component_id: str) -> str:
-    codename = "n" + component_id.replace("-", "_")
     return (
         '<p>Intro</p><object type="application/kenticocloud" data-type="item" data-rel="component" '
-        f'data-codename="{codename}"></object>'
+        f'data-codename="{component_codename(component_id)}"></object>'
     )
 
 
@@ -46,8 +51,6 @@ class Mirror:
     """One environment, its mirror database and the DAG's load functions, stepped edit by edit."""
 
     def __init__(self, emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-        from airflow.dag_processing.dagbag import DagBag
-
         self.ctl = emulator.control
         env = self.ctl.create_environment(
             languages=[{"codename": "en-US", "name": "English"}, {"codename": "de", "name": "German"}],
@@ -55,17 +58,10 @@ class Mirror:
         )
         self.env_id = env["id"]
         self.db = tmp_path / "mirror.sqlite"
-        connection = {
-            "conn_type": "kontent",
-            "host": emulator.base_url,
-            "extra": {"environment_id": self.env_id},
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_KONTENT_DEFAULT", json.dumps(connection))
+        use_emulator_connection(monkeypatch, emulator.base_url, self.env_id)
         monkeypatch.setenv("AIRFLOW_VAR_KONTENT_SQLITE_PATH", str(self.db))
         monkeypatch.setenv("KONTENT_ENVIRONMENT_ID", self.env_id)
-        bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
-        assert bag.import_errors == {}
-        dag = bag.dags["kontent_sync_to_sqlite"]
+        dag = load_dag("kontent_sync_to_sqlite")
         self.load_snapshot = dag.get_task("load_snapshot").python_callable
         self.load_changes = dag.get_task("load_changes").python_callable
         self.client = KontentClient(ClientConfig(self.env_id, base_url=emulator.base_url))
@@ -79,6 +75,13 @@ class Mirror:
         env = self.ctl.get_environment(self.env_id)
         return [lang["codename"] for lang in env["languages"] if lang.get("active", True)]
 
+    def served(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(language, content)`` of every variant the items-feed serves per active language."""
+        for language in self.active_languages():
+            for page in self.client.iter_items_feed_pages(language):
+                for item in page.items:
+                    yield language, content_for(item, page.modular_content)
+
     def start(self) -> dict[str, Any]:
         """Sync init, then a snapshot of every variant (what the init operator exports) loaded."""
         self.token = self.client.init_sync(api_version=2)
@@ -86,15 +89,13 @@ class Mirror:
             {
                 "kind": "item",
                 "change_type": "changed",
-                "id": item["system"]["id"],
-                "language": item["system"]["language"],
-                "system": item["system"],
-                "content": content_for(item, page.modular_content),
+                "id": content["item"]["system"]["id"],
+                "language": content["item"]["system"]["language"],
+                "system": content["item"]["system"],
+                "content": content,
                 "content_missing": False,
             }
-            for language in self.active_languages()
-            for page in self.client.iter_items_feed_pages(language)
-            for item in page.items
+            for _, content in self.served()
         ]
         return self.load_snapshot({"snapshot": {"records": records}}, run_id="run-0")
 
@@ -132,16 +133,14 @@ class Mirror:
 
     def delivery_rows(self) -> dict[tuple[str, str], dict[str, Any]]:
         served = {}
-        for language in self.active_languages():
-            for page in self.client.iter_items_feed_pages(language):
-                for item in page.items:
-                    system = item["system"]
-                    served[(system["id"], language)] = {
-                        "codename": system["codename"],
-                        "type": system["type"],
-                        "elements": item["elements"],
-                        "modular_content": content_for(item, page.modular_content)["modular_content"],
-                    }
+        for language, content in self.served():
+            system = content["item"]["system"]
+            served[(system["id"], language)] = {
+                "codename": system["codename"],
+                "type": system["type"],
+                "elements": content["item"]["elements"],
+                "modular_content": content["modular_content"],
+            }
         return served
 
     def assert_in_sync(self, step: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -193,7 +192,7 @@ def test_mirror_equals_delivery_after_every_kind_of_edit(mirror):
     loaded = mirror.start()
     assert loaded["loaded"] is True
     mirror.assert_in_sync("snapshot")
-    callout = "n" + callout_id.replace("-", "_")
+    callout = component_codename(callout_id)
     assert mirror.by_codename("first")["modular_content"][callout]["elements"]["text"]["value"] == "Note"
 
     ctl.upsert_item(env_id, "second", "article", "en-US", elements={"title": "Second", "topics": ["tea"]})
