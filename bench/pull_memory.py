@@ -14,8 +14,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_kontent._delivery import NdjsonSink, XComSink, drain
 from airflow_provider_kontent.client import ClientConfig, KontentClient
+from airflow_provider_kontent.handoff import NdjsonSink, XComSink, drain
 from airflow_provider_kontent.testing import KontentEmulator
 
 

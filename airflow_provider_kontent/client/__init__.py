@@ -7,6 +7,7 @@ This package never imports Airflow, so it can be used and tested on its own; the
 from __future__ import annotations
 
 from airflow_provider_kontent.client.async_client import AsyncKontentClient
+from airflow_provider_kontent.client.blocking_client import FeedPage, KontentClient
 from airflow_provider_kontent.client.config import ApiMode, ClientConfig
 from airflow_provider_kontent.client.content import ContentBatch, item_content
 from airflow_provider_kontent.client.errors import (
@@ -23,7 +24,6 @@ from airflow_provider_kontent.client.errors import (
 )
 from airflow_provider_kontent.client.filters import FilterClause, FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import ChangeType, Delta, EntityKind, SyncPage, compact
-from airflow_provider_kontent.client.sync_client import FeedPage, KontentClient
 
 __all__ = [
     "ApiMode",

@@ -17,7 +17,12 @@ from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.errors import KontentError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import SyncPage
-from airflow_provider_kontent.client.protocol import ApiRequest, ApiResponse, Protocol, apply_client_filters
+from airflow_provider_kontent.client.protocol import (
+    ApiRequest,
+    ApiResponse,
+    RequestBuilder,
+    apply_client_filters,
+)
 from airflow_provider_kontent.client.retry import async_retrying
 
 __all__ = ["AsyncKontentClient"]
@@ -36,7 +41,7 @@ class AsyncKontentClient:
 
     def __init__(self, config: ClientConfig, *, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
-        self.protocol = Protocol(config)
+        self.protocol = RequestBuilder(config)
         self._owns_client = client is None
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),

@@ -41,7 +41,7 @@ __all__ = [
     "SOURCE_HEADER",
     "ApiRequest",
     "ApiResponse",
-    "Protocol",
+    "RequestBuilder",
     "apply_client_filters",
     "certificate_failure",
     "label_error",
@@ -96,7 +96,7 @@ class ApiResponse:
         return self.headers.get(name.lower())
 
 
-class Protocol:
+class RequestBuilder:
     """Builds the requests of one environment/mode."""
 
     def __init__(self, config: ClientConfig) -> None:

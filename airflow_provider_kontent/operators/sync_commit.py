@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_kontent._common import KontentTokenTaskMixin
 from airflow_provider_kontent._compat import AirflowFailException
+from airflow_provider_kontent.operators.base import KontentBaseOperator
 from airflow_provider_kontent.tokens import short_token, xcom_pull_same_map_index
 
 if TYPE_CHECKING:
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["KontentSyncCommitOperator"]
 
 
-class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
+class KontentSyncCommitOperator(KontentBaseOperator):
     """Commit the ``next_token`` of a ``KontentSyncPullOperator(commit_token=False)``.
 
     Place it after the tasks that load the pulled changes. If a load fails this task does not run, the
@@ -30,7 +28,7 @@ class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
     after the task that loads the snapshot too: until a commit succeeds, every
     ``KontentSyncInitOperator(snapshot=True)`` run exports the full state again.
 
-    Takes the token arguments of ``KontentTokenTaskMixin``; use the same ``kontent_conn_id``,
+    Takes the token arguments of ``KontentBaseOperator``; use the same ``kontent_conn_id``,
     ``token_store``, ``variable_key``, ``asset``, ``api_version`` and ``filters`` as the pull (the ``asset``
     goes to the inlets).
 
@@ -41,7 +39,7 @@ class KontentSyncCommitOperator(KontentTokenTaskMixin, BaseOperator):
     :return: ``{"committed": bool, "previous_token", "next_token", "location"}``.
     """
 
-    template_fields: Sequence[str] = (*KontentTokenTaskMixin.template_fields, "pull_task_id", "summary")
+    template_fields: Sequence[str] = (*KontentBaseOperator.template_fields, "pull_task_id", "summary")
     ui_color = "#7fbfe9"
 
     def __init__(

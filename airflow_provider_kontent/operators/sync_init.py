@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
 from airflow_provider_kontent._compat import AirflowFailException
-from airflow_provider_kontent._delivery import (
-    DeliveryTooLargeError,
+from airflow_provider_kontent.client import item_content
+from airflow_provider_kontent.handoff import (
+    HandoffTooLargeError,
     NdjsonSink,
     XComSink,
-    content_for,
     delta_record,
 )
+from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
 from airflow_provider_kontent.tokens import TokenRecord, short_token
 
 if TYPE_CHECKING:
@@ -24,14 +22,14 @@ if TYPE_CHECKING:
 __all__ = ["KontentSyncInitOperator"]
 
 
-class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
+class KontentSyncInitOperator(KontentBaseOperator):
     """Initialize a Kontent.ai sync and store its continuation token.
 
     Safe in scheduled DAGs: when the store already holds a token for this environment, mode and API
     version, it is kept (and the log says so), because a new init marks "now" and silently drops every
     change made since the stored token. Pass ``reinitialize=True`` to start over on purpose.
 
-    Takes the token arguments of ``KontentTokenTaskMixin`` (``kontent_conn_id``, ``token_store``,
+    Takes the token arguments of ``KontentBaseOperator`` (``kontent_conn_id``, ``token_store``,
     ``variable_key``, ``asset``, ``api_version``, ``filters``). The ``asset`` goes to the inlets (init
     emits no asset event); the ``filters`` are stored in the token record and applied by sensor and pull.
 
@@ -52,7 +50,7 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        *KontentTokenTaskMixin.template_fields,
+        *KontentBaseOperator.template_fields,
         "snapshot_path",
         "snapshot_languages",
     )
@@ -78,7 +76,7 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         try:
             return self._initialize(context)
-        except DeliveryTooLargeError as err:
+        except HandoffTooLargeError as err:
             # A retry would export the same too-big snapshot again: fail without retrying.
             raise AirflowFailException(
                 f"{self.connection_label}: {err} (for this init's snapshot the directory setting is "
@@ -177,7 +175,7 @@ class KontentSyncInitOperator(KontentTokenTaskMixin, BaseOperator):
                         )
                         if not sync_filters.matches(delta):
                             continue
-                        record = delta_record(delta, content_for(item, page.modular_content))
+                        record = delta_record(delta, item_content(item, page.modular_content))
                         record["raw_change_type"] = "snapshot"
                         records.append(record)
                     sink.write_page(records)

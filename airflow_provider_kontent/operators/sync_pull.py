@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import BaseOperator
 
-from airflow_provider_kontent._common import KontentTokenTaskMixin, as_storage_path
 from airflow_provider_kontent._compat import AirflowFailException
-from airflow_provider_kontent._delivery import DeliveryTooLargeError, NdjsonSink, XComSink, drain
 from airflow_provider_kontent.client.models import parse_timestamp
+from airflow_provider_kontent.handoff import HandoffTooLargeError, NdjsonSink, XComSink, drain
+from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
 from airflow_provider_kontent.tokens import TokenStore, short_token
 
 if TYPE_CHECKING:
@@ -25,7 +24,7 @@ XCOM_RETURN_KEY = "return_value"
 _CHECKPOINT_KEY = "kontent_pull_commit"
 
 
-class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
+class KontentSyncPullOperator(KontentBaseOperator):
     """Pull every change since the token, compacted to the last change per key.
 
     Pages ``GET /sync`` until an empty page (or ``max_pages``; the next run resumes from there), applies
@@ -35,7 +34,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
     safely written; with ``commit_token=False`` a ``KontentSyncCommitOperator`` after the loading tasks
     commits it (at-least-once delivery).
 
-    Takes the token arguments of ``KontentTokenTaskMixin`` (``kontent_conn_id``, ``token_store``,
+    Takes the token arguments of ``KontentBaseOperator`` (``kontent_conn_id``, ``token_store``,
     ``variable_key``, ``asset``, ``api_version``, ``filters``). Here the ``asset`` goes to the outlets and
     receives an asset event with the counts; ``filters`` are applied client-side for v2 (server-side
     for v1).
@@ -53,7 +52,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
     :return: the summary dict (see docs/operators.md).
     """
 
-    template_fields: Sequence[str] = (*KontentTokenTaskMixin.template_fields, "token", "output_path")
+    template_fields: Sequence[str] = (*KontentBaseOperator.template_fields, "token", "output_path")
     ui_color = "#9fd3f2"
     asset_attachment = "outlets"
 
@@ -109,7 +108,7 @@ class KontentSyncPullOperator(KontentTokenTaskMixin, BaseOperator):
                 max_pages=self.max_pages,
                 include_content=self.include_content,
             )
-        except DeliveryTooLargeError as err:
+        except HandoffTooLargeError as err:
             raise AirflowFailException(f"{self.connection_label}: {err}") from None
         except BaseException:
             sink.abort()

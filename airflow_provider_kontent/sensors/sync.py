@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_kontent._common import KontentTokenTaskMixin, default_deferrable, pending_summary
 from airflow_provider_kontent._compat import AirflowSensorTimeout, AirflowSkipException
+from airflow_provider_kontent.operators.base import KontentBaseOperator, default_deferrable, pending_summary
 from airflow_provider_kontent.tokens import short_token
 from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 
@@ -30,7 +30,7 @@ class KontentSyncSensorError(RuntimeError):
     """
 
 
-class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
+class KontentSyncSensor(KontentBaseOperator, BaseSensorOperator):
     """Wait for Kontent.ai changes after a token. Read-only: it never advances or stores the token.
 
     Each poke is ``GET /sync`` with the token (repeatable: the same token returns the same or more
@@ -41,7 +41,7 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
     ``deferrable=True`` (waits in the triggerer with ``KontentSyncTrigger``; default from
     ``[operators] default_deferrable``).
 
-    Takes the token arguments of ``KontentTokenTaskMixin`` (``kontent_conn_id``, ``token_store``,
+    Takes the token arguments of ``KontentBaseOperator`` (``kontent_conn_id``, ``token_store``,
     ``variable_key``, ``asset``, ``api_version``, ``filters``): the store is read only when ``token`` is
     not given, the ``asset`` goes to the inlets, and only changes that pass the ``filters`` count.
 
@@ -53,7 +53,7 @@ class KontentSyncSensor(KontentTokenTaskMixin, BaseSensorOperator):
         changes on the first page that had any (a lower bound of what the pull will get).
     """
 
-    template_fields: Sequence[str] = (*KontentTokenTaskMixin.template_fields, "token")
+    template_fields: Sequence[str] = (*KontentBaseOperator.template_fields, "token")
     ui_color = "#dff0fb"
 
     def __init__(

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kontent._common import pending_summary
+from airflow_provider_kontent.operators.base import pending_summary
 from airflow_provider_kontent.tokens import short_token
 
 __all__ = ["KontentSyncTrigger"]

@@ -174,9 +174,9 @@ def test_types_taxonomies_languages_page_through_everything(kontent_emulator):
 
 def test_batch_ids_and_rate_limiter_units():
     from airflow_provider_kontent.client import ClientConfig
-    from airflow_provider_kontent.client.protocol import Protocol
+    from airflow_provider_kontent.client.protocol import RequestBuilder
 
-    proto = Protocol(ClientConfig("8d20758c-d74c-4f59-ae04-ee928c0816b7"))
+    proto = RequestBuilder(ClientConfig("8d20758c-d74c-4f59-ae04-ee928c0816b7"))
     ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(200)]
     batches = batch_ids(ids, lambda chunk: proto.items_by_id_request("en-US", chunk), 2000)
     assert [i for b in batches for i in b] == ids

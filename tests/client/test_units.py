@@ -34,7 +34,7 @@ from airflow_provider_kontent.client.content import BatchSizer, split_evenly
 from airflow_provider_kontent.client.protocol import (
     SOURCE_HEADER,
     ApiResponse,
-    Protocol,
+    RequestBuilder,
     error_from_response,
     parse_retry_after,
 )
@@ -112,14 +112,14 @@ def test_keys_a_header_cannot_carry_are_refused_without_echoing_them(key):
 
 def test_public_mode_over_plain_http_is_fine_and_sends_no_key():
     cfg = ClientConfig(ENV, api_key=KEY, base_url="http://kontent.internal")
-    assert "Authorization" not in Protocol(cfg).headers()
+    assert "Authorization" not in RequestBuilder(cfg).headers()
 
 
 def test_default_hosts_and_headers():
     assert ClientConfig(ENV).effective_base_url == "https://deliver.kontent.ai"
     preview = ClientConfig(ENV, mode="preview", api_key=KEY)
     assert preview.effective_base_url == "https://preview-deliver.kontent.ai"
-    headers = Protocol(preview).headers()
+    headers = RequestBuilder(preview).headers()
     assert headers["Authorization"] == f"Bearer {KEY}"
     # the installed distribution's version, not a constant the code could get wrong the same way twice
     assert (
@@ -151,7 +151,7 @@ def test_a_session_without_tls_verification_is_refused():
 def test_the_client_never_imports_airflow():
     """Layering: the client must work (and be importable) where Airflow is not installed."""
     code = (
-        "import sys, airflow_provider_kontent.client, airflow_provider_kontent.client.sync_client;"
+        "import sys, airflow_provider_kontent.client, airflow_provider_kontent.client.blocking_client;"
         "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'));"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -162,7 +162,7 @@ def test_the_client_never_imports_airflow():
 @pytest.mark.parametrize("token", ["", "  ", " tok", "tok\r\nX-Evil: 1", "tök", None, 42])
 def test_bad_tokens_are_refused_before_any_request(token):
     with pytest.raises(KontentConfigError) as err:
-        Protocol(ClientConfig(ENV)).sync_request(token)
+        RequestBuilder(ClientConfig(ENV)).sync_request(token)
     assert err.value.field == "token"
 
 
@@ -185,7 +185,7 @@ def test_invalid_settings_name_the_field(name, value):
 
 
 def test_protocol_urls():
-    proto = Protocol(ClientConfig(ENV, base_url="http://127.0.0.1:9"))
+    proto = RequestBuilder(ClientConfig(ENV, base_url="http://127.0.0.1:9"))
     assert proto.init_request(2, [("language", "de")]).url == f"http://127.0.0.1:9/v2/{ENV}/sync/init"
     assert proto.init_request(2, [("language", "de")]).params == []  # v2 init takes no query
     v1 = proto.init_request(1, [("language", "de")])

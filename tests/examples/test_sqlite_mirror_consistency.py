@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from kontent_sqlite_loader import is_component_record
 
-from airflow_provider_kontent._delivery import XComSink, content_for, drain
-from airflow_provider_kontent.client import ClientConfig, KontentClient
+from airflow_provider_kontent.client import ClientConfig, KontentClient, item_content
+from airflow_provider_kontent.handoff import XComSink, drain
 from tests.examples.conftest import load_dag, use_emulator_connection
 
 TOPICS = [{"codename": "coffee", "name": "Coffee"}, {"codename": "tea", "name": "Tea"}]
@@ -80,7 +80,7 @@ class Mirror:
         for language in self.active_languages():
             for page in self.client.iter_items_feed_pages(language):
                 for item in page.items:
-                    yield language, content_for(item, page.modular_content)
+                    yield language, item_content(item, page.modular_content)
 
     def start(self) -> dict[str, Any]:
         """Sync init, then a snapshot of every variant (what the init operator exports) loaded."""

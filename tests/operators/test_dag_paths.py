@@ -32,7 +32,7 @@ def _reset():
 def test_reinitialize_and_snapshot(airflow_db, kontent_emulator, kontent_conn, tmp_path):
     from airflow.sdk import DAG, get_current_context, task
 
-    from airflow_provider_kontent._delivery import iter_ndjson
+    from airflow_provider_kontent.handoff import iter_ndjson
     from airflow_provider_kontent.operators.sync_init import KontentSyncInitOperator
 
     env_id = kontent_conn["id"]

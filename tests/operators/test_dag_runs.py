@@ -32,7 +32,7 @@ def _read_records(summary: dict[str, Any]) -> list[dict[str, Any]]:
         return list(summary["records"])
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_kontent._delivery import iter_ndjson
+    from airflow_provider_kontent.handoff import iter_ndjson
 
     records: list[dict[str, Any]] = []
     for name in summary["files"]:

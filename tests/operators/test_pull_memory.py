@@ -19,8 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_kontent._delivery import MANIFEST_NAME, iter_ndjson
 from airflow_provider_kontent.client import ClientConfig, KontentClient
+from airflow_provider_kontent.handoff import MANIFEST_NAME, iter_ndjson
 
 COUNT = 50_000
 CEILING_KIB = 32 * 1024
@@ -29,7 +29,7 @@ CEILING_KIB = 32 * 1024
 _CHILD = """
 import json, sys
 from airflow.sdk import ObjectStoragePath
-from airflow_provider_kontent._delivery import NdjsonSink, drain
+from airflow_provider_kontent.handoff import NdjsonSink, drain
 from airflow_provider_kontent.client import ClientConfig, KontentClient
 
 def peak_kib():

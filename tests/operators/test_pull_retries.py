@@ -97,7 +97,7 @@ def test_retry_after_two_crashes_delivers_the_first_attempts_changes(
     must still start from the original token, so the NDJSON output holds every change."""
     from airflow.sdk import DAG, ObjectStoragePath, get_current_context, task
 
-    from airflow_provider_kontent._delivery import iter_ndjson
+    from airflow_provider_kontent.handoff import iter_ndjson
     from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
 
     env_id = kontent_conn["id"]

@@ -1,4 +1,4 @@
-"""The six token arguments live in ``KontentTokenTaskMixin`` only; these tests pin what that must keep.
+"""The six token arguments live in ``KontentBaseOperator`` only; these tests pin what that must keep.
 
 Airflow validates ``.partial()``/``.expand()`` keyword arguments and fills ``default_args`` from the
 ``__init__`` signatures of the ``BaseOperatorMeta`` classes in the MRO, so moving the arguments into a

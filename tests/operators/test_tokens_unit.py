@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kontent._delivery import (
+from airflow_provider_kontent.handoff import (
     MANIFEST_NAME,
-    DeliveryTooLargeError,
+    HandoffTooLargeError,
     NdjsonSink,
     XComSink,
     iter_ndjson,
@@ -213,7 +213,7 @@ def test_xcom_sink_compacts_and_guards_size():
     sink.write_page([_rec("a", "2026-01-01T00:00:02Z", "deleted")])
     assert [r["change_type"] for r in sink.finalize()] == ["deleted"]
     small = XComSink(300)
-    with pytest.raises(DeliveryTooLargeError, match="output_path") as err:
+    with pytest.raises(HandoffTooLargeError, match="output_path") as err:
         small.write_page([_rec(str(i), "2026-01-01T00:00:01Z") for i in range(10)])
     assert "max_xcom_bytes=300" in str(err.value) and "No token was committed" in str(err.value)
 

@@ -2,7 +2,7 @@
 
 Every task names its connection and where its token lives with the same arguments
 (``kontent_conn_id``, ``token_store``, ``variable_key``, ``asset``, ``api_version``, ``filters``), owned by
-``KontentTokenTaskMixin``, so a DAG can switch stores by changing one value. The store is resolved at
+``KontentBaseOperator``, so a DAG can switch stores by changing one value. The store is resolved at
 execute time, after templating and dynamic task mapping, because the default Variable key depends on
 the (possibly mapped) connection id.
 """
@@ -26,7 +26,7 @@ from airflow_provider_kontent.tokens import (
 )
 
 __all__ = [
-    "KontentTokenTaskMixin",
+    "KontentBaseOperator",
     "add_asset",
     "as_storage_path",
     "connection_label",
@@ -103,14 +103,14 @@ def pending_summary(token: str, deltas: list[Any]) -> dict[str, Any]:
     return {"token": token, "pending": pending, "total": len(deltas)}
 
 
-class KontentTokenTaskMixin(BaseOperator):
+class KontentBaseOperator(BaseOperator):
     """The six token arguments, their validation, templating and asset wiring, plus the shared helpers.
 
-    Put it first in the bases: ``class X(KontentTokenTaskMixin, BaseOperator)`` or
-    ``class X(KontentTokenTaskMixin, BaseSensorOperator)``; a subclass's ``__init__`` takes only its own
+    Operators subclass it directly (``class X(KontentBaseOperator)``); the sensor puts it first:
+    ``class X(KontentBaseOperator, BaseSensorOperator)``. A subclass's ``__init__`` takes only its own
     arguments and passes ``**kwargs`` on.
 
-    It subclasses ``BaseOperator`` on purpose, although it is used like a mixin: Airflow's
+    It is a ``BaseOperator`` subclass, not a plain mixin, on purpose: Airflow's
     ``.partial()``/``.expand()`` validation (``validate_mapping_kwargs``) and ``default_args`` filling
     only see the ``__init__`` parameters of classes built by ``BaseOperatorMeta`` (it records them on the
     wrapped ``__init__`` while walking the MRO). A plain mixin's ``__init__`` is skipped, so
@@ -129,7 +129,7 @@ class KontentTokenTaskMixin(BaseOperator):
         only ever comes from the connection so it cannot land in a serialized DAG).
     """
 
-    #: Subclasses extend this: ``(*KontentTokenTaskMixin.template_fields, "token")``.
+    #: Subclasses extend this: ``(*KontentBaseOperator.template_fields, "token")``.
     template_fields: Sequence[str] = ("kontent_conn_id", "variable_key", "filters")
     template_fields_renderers = {"filters": "json"}
     #: Where ``asset`` goes: inlets (state access, no asset event) or outlets (emits an event).

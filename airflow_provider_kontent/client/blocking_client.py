@@ -30,7 +30,7 @@ from airflow_provider_kontent.client.protocol import (
     LOGGER_NAME,
     ApiRequest,
     ApiResponse,
-    Protocol,
+    RequestBuilder,
     apply_client_filters,
 )
 from airflow_provider_kontent.client.retry import retrying
@@ -75,7 +75,7 @@ class KontentClient:
                 field="session",
             )
         self.config = config
-        self.protocol = Protocol(config)
+        self.protocol = RequestBuilder(config)
         self._owns_session = session is None
         self.session = session or requests.Session()
         if self._owns_session:  # a pool large enough for the fetch threads; a caller's session is left alone

@@ -37,10 +37,9 @@ __all__ = [
     "DrainResult",
     "drain",
     "CountTable",
-    "DeliveryTooLargeError",
+    "HandoffTooLargeError",
     "NdjsonSink",
     "XComSink",
-    "content_for",
     "delta_record",
     "iter_ndjson",
     "record_key",
@@ -53,7 +52,7 @@ PART_PATTERN = re.compile(r"^part-\d{5}\.ndjson$")
 _KIND_ARRAYS = {kind.value: kind.array for kind in EntityKind}
 
 
-class DeliveryTooLargeError(ValueError):
+class HandoffTooLargeError(ValueError):
     """The compacted delta does not fit the XCom budget."""
 
 
@@ -95,7 +94,6 @@ def _digest(key: tuple) -> int:
 
 
 #: ``{"item", "modular_content"}`` of one item: the record shape of ``content`` (shared with the client).
-content_for = item_content
 
 
 # --- counting -----------------------------------------------------------------------------------
@@ -157,7 +155,7 @@ class XComSink:
             self._bytes += size
             self.counts.add(record)
             if self.max_bytes and self._bytes > self.max_bytes:
-                raise DeliveryTooLargeError(
+                raise HandoffTooLargeError(
                     f"{self.what} does not fit in XCom: {len(self._records)} compacted records already take "
                     f"about {self._bytes:,} bytes, more than max_xcom_bytes={self.max_bytes:,}. Set "
                     "output_path (e.g. 'file:///data/kontent/{{ run_id }}/' or 's3://bucket/prefix/{{ run_id }}/') "
@@ -362,7 +360,7 @@ def page_records(
                 records.append(delta_record(delta, None, content_missing=True))
             else:
                 pool = batch.modular_content.get(delta.language or "", {})
-                records.append(delta_record(delta, content_for(item, pool)))
+                records.append(delta_record(delta, item_content(item, pool)))
         else:
             records.append(delta_record(delta))
     return records, batch.requests, missing
