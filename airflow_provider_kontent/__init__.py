@@ -83,6 +83,13 @@ def get_provider_info() -> dict:
                 ],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Kontent.ai",
+                "target-integration-name": "Common SQL",
+                "python-module": "airflow_provider_kontent.transfers.kontent_to_sql",
+            }
+        ],
         "sensors": [
             {"integration-name": "Kontent.ai", "python-modules": ["airflow_provider_kontent.sensors.sync"]}
         ],

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 #: XCom key and asset-state key under which the record is stored.
 TOKEN_KEY = "kontent_sync_token"
 #: Accepted values of the operators' ``token_store`` argument.
-TOKEN_STORES = ("xcom", "variable", "asset")
+TOKEN_STORES = ("xcom", "variable", "asset", "sql")  # "sql": transfers/sql_token_store.py
 _RECORD_FORMAT = 1
 
 

@@ -23,7 +23,7 @@ from airflow_provider_kontent.client.content import (
     group_changed_items,
     is_response_too_large,
 )
-from airflow_provider_kontent.client.errors import KontentConfigError, KontentError
+from airflow_provider_kontent.client.errors import KontentConfigError, KontentError, KontentResponseError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
 from airflow_provider_kontent.client.protocol import (
@@ -286,6 +286,24 @@ class KontentClient:
         """Every item of the environment (in ``language``, without fallbacks), page by page."""
         for page in self.iter_items_feed_pages(language, **kwargs):
             yield from page.items
+
+    def count_items(self, language: str, *, extra_params: list[tuple[str, str]] | None = None) -> int:
+        """How many items ``/items`` serves in ``language`` (no fallbacks) with the given filters.
+
+        An independent witness for an export read from ``/items-feed``: the feed marks its last page
+        only by a missing ``X-Continuation`` header, so a stripped header looks like the end. Callers
+        compare this count with what the feed served before deleting anything the feed did not serve.
+        """
+        body = self._call(self.protocol.items_count_request(language, extra_params), protocol.parse_object)
+        total = (body.get("pagination") or {}).get("total_count")
+        if not isinstance(total, int) or isinstance(total, bool):
+            error = KontentResponseError(
+                "response has no pagination.total_count (asked with includeTotalCount=true)",
+                url=self.protocol.items_count_request(language, extra_params).loggable_url,
+                method="GET",
+            )
+            raise protocol.label_error(error, self.config)
+        return total
 
     # --- Delivery API: content model ---------------------------------------------------------
     def _list_all(self, endpoint: str, page_size: int) -> list[dict[str, Any]]:

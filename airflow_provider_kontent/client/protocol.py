@@ -160,6 +160,20 @@ class RequestBuilder:
             extra["X-Continuation"] = token
         return ApiRequest("GET", f"{self.env_url}/items-feed", params, self.headers(**extra))
 
+    def items_count_request(
+        self, language: str, extra_params: list[tuple[str, str]] | None = None
+    ) -> ApiRequest:
+        """``GET /items`` asking only for ``pagination.total_count`` of the matching items in ``language``
+        (no fallbacks): one item, no linked items. Only filters affect the count, not ``limit``."""
+        params = [("language", language), ("system.language", language), *list(extra_params or [])]
+        params += [("depth", "0"), ("limit", "1"), ("includeTotalCount", "true")]
+        return ApiRequest(
+            "GET",
+            f"{self.env_url}/items",
+            params,
+            self.headers(**{"X-KC-Wait-For-Loading-New-Content": "true"}),
+        )
+
     def list_request(self, endpoint: str, skip: int, limit: int) -> ApiRequest:
         params = [("skip", str(skip)), ("limit", str(limit))]
         return ApiRequest("GET", f"{self.env_url}/{endpoint}", params, self.headers())

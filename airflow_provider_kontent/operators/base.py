@@ -68,8 +68,10 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-def validate_store_args(token_store: str, asset: Any, where: str) -> None:
+def validate_store_args(token_store: str, asset: Any, where: str, sql_conn_id: str | None = None) -> None:
     """Fail at DAG parse time, not at 3 a.m., when the store arguments cannot work."""
+    if token_store == "sql" and not sql_conn_id:
+        raise ValueError(f"{where}token_store='sql' needs sql_conn_id=... (the destination database)")
     if token_store not in TOKEN_STORES:
         raise ValueError(f"{where}token_store must be one of {', '.join(TOKEN_STORES)}; got {token_store!r}")
     if token_store == "asset" and asset is None:
@@ -124,6 +126,10 @@ class KontentBaseOperator(BaseOperator):
         task's inlets, or outlets where the class sets ``asset_attachment = "outlets"`` (the pull).
     :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
     :param filters: e.g. ``{"system.type[in]": "article,blog", "language": "de"}`` (templated).
+    :param sql_conn_id: for ``token_store="sql"``: the destination database's connection (any
+        ``common.sql`` ``DbApiHook``); the token record lives in its table ``sql_token_table``, in the row of
+        ``kontent_conn_id`` (see ``transfers/sql_token_store.py``).
+    :param sql_token_table: that state table, ``[schema.]table`` (default ``kontent_sync_state``).
     :param hook_params: client settings that win over the connection for this task, e.g.
         ``{"max_concurrency": 8, "max_attempts": 8}`` (any ``ClientConfig`` field except the key, which
         only ever comes from the connection so it cannot land in a serialized DAG).
@@ -145,10 +151,12 @@ class KontentBaseOperator(BaseOperator):
         api_version: int = 2,
         filters: Mapping[str, Any] | None = None,
         hook_params: Mapping[str, Any] | None = None,
+        sql_conn_id: str | None = None,
+        sql_token_table: str = "kontent_sync_state",
         **kwargs: Any,
     ) -> None:
         where = f"{connection_label(kontent_conn_id)}: "
-        validate_store_args(token_store, asset, where)
+        validate_store_args(token_store, asset, where, sql_conn_id)
         if hook_params and "api_key" in hook_params:
             raise ValueError(
                 f"{where}hook_params cannot carry api_key: put the key in the connection's password field"
@@ -164,6 +172,8 @@ class KontentBaseOperator(BaseOperator):
         self.api_version = api_version
         self.filters = filters
         self.hook_params = dict(hook_params or {})
+        self.sql_conn_id = sql_conn_id
+        self.sql_token_table = sql_token_table
 
     @property
     def connection_label(self) -> str:
@@ -212,6 +222,12 @@ class KontentBaseOperator(BaseOperator):
             return VariableTokenStore(self.variable_key or default_variable_key(self.kontent_conn_id))
         if self.token_store == "asset":
             return AssetTokenStore(context, self.asset)
+        if self.token_store == "sql":
+            from airflow_provider_kontent.transfers.sql_token_store import SqlTokenStore
+
+            return SqlTokenStore(
+                str(self.sql_conn_id), key=str(self.kontent_conn_id), table=self.sql_token_table
+            )
         task = context.get("task", self)
         upstream = task.get_flat_relative_ids(upstream=True)
         return XComTokenStore(context["ti"], upstream)
