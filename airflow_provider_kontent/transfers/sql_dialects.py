@@ -57,15 +57,20 @@ class SqlDialect:
 
     def column_type(self, logical: str) -> str:
         """SQL type for a logical type: key, text, json, bool, int, float, timestamp."""
+        json_type = {"postgresql": "JSONB", "mysql": "JSON"}.get(self.name, "TEXT")
         types = {
             "key": "VARCHAR(255)",
             "text": "TEXT",
-            "json": {"postgresql": "JSONB", "mysql": "JSON"}.get(self.name, "TEXT"),
+            "json": json_type,
             "bool": "BOOLEAN",
             "int": "BIGINT" if self.name != "sqlite" else "INTEGER",
             "float": {"postgresql": "DOUBLE PRECISION", "mysql": "DOUBLE"}.get(self.name, "REAL"),
             "timestamp": "VARCHAR(40)",
             "longtext": "LONGTEXT" if self.name == "mysql" else "TEXT",
+            "datetime": {"postgresql": "TIMESTAMP WITH TIME ZONE", "sqlite": "TEXT"}.get(
+                self.name, "VARCHAR(40)"
+            ),
+            "array": "TEXT[]" if self.name == "postgresql" else json_type,
         }
         return types[logical]
 
@@ -78,9 +83,24 @@ class SqlDialect:
 
     def value_marker(self, logical: str) -> str:
         """The placeholder for one value (JSON text is cast on PostgreSQL)."""
-        if logical == "json" and self.name == "postgresql":
-            return "CAST(? AS JSONB)"
+        if self.name == "postgresql":
+            cast = {"json": "JSONB", "array": "TEXT[]", "datetime": "TIMESTAMPTZ"}.get(logical)
+            if cast:
+                return f"CAST(? AS {cast})"
         return "?"
+
+    def param(self, logical: str, value: Any) -> Any:
+        """A Python value as the driver should receive it for a column of logical type ``logical``."""
+        if value is None:
+            return None
+        if logical == "json":
+            return to_json(value)
+        if logical == "array":
+            values = [str(v) for v in value]
+            return values if self.name == "postgresql" else to_json(values)
+        if logical == "bool":
+            return bool(value)
+        return value
 
     def for_update(self) -> str:
         return " FOR UPDATE" if self.name in ("postgresql", "mysql") else ""

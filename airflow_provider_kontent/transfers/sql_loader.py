@@ -37,7 +37,7 @@ from airflow_provider_kontent.client.dependents import (
     type_filter,
 )
 from airflow_provider_kontent.client.models import ChangeType
-from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError, SqlSession, from_json, to_json
+from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError, SqlSession, from_json
 from airflow_provider_kontent.transfers.sql_rows import KIND_TABLES, entity_row, item_row
 from airflow_provider_kontent.transfers.sql_schema import PRIMARY_KEYS, TABLE_COLUMNS, MirrorTables
 
@@ -155,9 +155,11 @@ class SqlMirror:
         columns = [*keys, *(c for c in logical if c not in keys)]
         keep = [c for c in _KEEP_WHEN_NULL if c in logical]
         name = self.tables[table]
-        values = [[_sql_value(logical[c], row.get(c)) for c in columns] for row in rows]
+        values = [[self.d.param(logical[c], row.get(c)) for c in columns] for row in rows]
         on_error = self._error(table, keys)
         sql = self.d.upsert(name, columns, keys, logical=logical, keep_when_null=keep)
+        if self.typed is not None and table == "items":
+            self.typed.upsert_rows(rows)
         if sql is not None:
             self.session.executemany(sql, values, on_error=on_error)
             return
@@ -168,7 +170,7 @@ class SqlMirror:
                 for column, value in zip(keep, stored or (), strict=False):
                     index = columns.index(column)
                     if row_values[index] is None:
-                        row_values[index] = _sql_value("json", from_json(value))
+                        row_values[index] = self.d.param("json", from_json(value))
         self.delete_keys(table, [tuple(v[: len(keys)]) for v in values], typed=False)
         self.session.executemany(self.d.insert(name, columns, logical=logical), values, on_error=on_error)
 
@@ -258,8 +260,6 @@ class SqlMirror:
                 self._delete_where(result.deletes, "item", f"{self.d.quote('language')} = ?", (language,))
             if refresh is not None and plan is not None:
                 self._refresh(refresh[0], plan, refresh[2], result)
-            if self.typed is not None:
-                self.typed.finish(self)
             self._record_load(result, tokens)
         return result
 
@@ -329,12 +329,14 @@ class SqlMirror:
             batches.upsert(table, {**row, "active": active, **meta})
             (result.upserts if active else result.deletes)[kind] += 1
         elif change is ChangeType.CHANGED:
+            if kind == "type" and self.typed is not None:  # before the row changes: the old codename
+                old = self.stored_codename("type", row["id"])
+                if old and row.get("codename") and old != row["codename"]:
+                    self.typed.rename_type(old, row["codename"])
             batches.upsert(table, {**row, **meta})
             result.upserts[kind] += 1
             if kind == "item":
                 served[row["language"]] += 1
-                if self.typed is not None:
-                    self.typed.queue(row)
         else:
             batches.delete(table, tuple(row[k] for k in keys))
             result.deletes[kind] += 1
@@ -434,8 +436,6 @@ class SqlMirror:
             row = item_row(record)
             meta = {"sync_timestamp": system.get("last_modified"), "loaded_at": self.loaded_at}
             batches.upsert("items", {**row, **meta, "load_run": self.load_run, "load_id": scope_id})
-            if self.typed is not None:
-                self.typed.queue(row)
             batches.add_log(("refresh", "item", row["id"], row["language"], row["codename"], "upsert", None))
             n += 1
         batches.flush()
@@ -530,11 +530,3 @@ class SqlMirror:
             [[row[c] for c in columns]],
             on_error=self._error("loads", keys),
         )
-
-
-def _sql_value(logical: str, value: Any) -> Any:
-    if logical == "json":
-        return to_json(value)
-    if logical == "bool":
-        return bool(value)
-    return value

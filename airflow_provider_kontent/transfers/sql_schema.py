@@ -146,22 +146,12 @@ def _version_1(session: SqlSession, tables: MirrorTables) -> None:
 
 
 def _version_2(session: SqlSession, tables: MirrorTables) -> None:
+    """The registry of the typed tables: which table and column hold which type and element."""
     session.execute(
-        _create(
-            tables,
-            "typed_tables",
-            {"type_id": "key", "type_codename": "key", "table_name": "key"},
-            ("type_id",),
-        )
+        _create(tables, "typed_tables", {"type_codename": "key", "table_name": "key"}, ("type_codename",))
     )
-    session.execute(
-        _create(
-            tables,
-            "typed_columns",
-            {"type_id": "key", "element_codename": "key", "column_name": "key", "element_kind": "key"},
-            ("type_id", "element_codename"),
-        )
-    )
+    columns = {"type_codename": "key", "element_codename": "key", "column_name": "key", "element_kind": "key"}
+    session.execute(_create(tables, "typed_columns", columns, ("type_codename", "element_codename")))
 
 
 MIGRATIONS: list[tuple[int, Callable[[SqlSession, MirrorTables], None]]] = [(1, _version_1), (2, _version_2)]
