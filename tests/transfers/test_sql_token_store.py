@@ -21,7 +21,11 @@ from tests.transfers.test_sql_loader import item
 
 @pytest.fixture
 def kontent(kontent_emulator, kontent_env, monkeypatch) -> dict[str, Any]:
-    connection = {"conn_type": "kontent", "host": kontent_emulator.base_url, "extra": {"environment_id": kontent_env["id"]}}
+    connection = {
+        "conn_type": "kontent",
+        "host": kontent_emulator.base_url,
+        "extra": {"environment_id": kontent_env["id"]},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_KONTENT_DEFAULT", json.dumps(connection))
     return kontent_env
 
@@ -33,7 +37,12 @@ def start_sync(sql_db, env_id: str, token: str = "T0") -> SqlTokenStore:
 
 
 def summary(previous: str, next_: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"previous_token": previous, "next_token": next_, "records": records, "counts": {"items": {"changed": 1}}}
+    return {
+        "previous_token": previous,
+        "next_token": next_,
+        "records": records,
+        "counts": {"items": {"changed": 1}},
+    }
 
 
 def load(sql_db, source: dict[str, Any], run_id: str = "run") -> dict[str, Any]:
@@ -46,7 +55,9 @@ def load(sql_db, source: dict[str, Any], run_id: str = "run") -> dict[str, Any]:
 def test_store_reads_writes_and_compares_and_sets(sql_db, kontent):
     store = start_sync(sql_db, kontent["id"])
     assert store.load().token == "T0"
-    assert "table 'kontent_sync_state' (row 'kontent_default') of connection 'kontent_mirror'" == store.location
+    assert (
+        "table 'kontent_sync_state' (row 'kontent_default') of connection 'kontent_mirror'" == store.location
+    )
     assert store.commit(store.load().advanced("T1"), expected_token="T0") is True
     assert store.commit(store.load().advanced("T1"), expected_token="T0") is False  # a retried commit
     with pytest.raises(TokenConflictError, match="should still hold T0"):

@@ -1,28 +1,30 @@
-"""The reference DAG's SQLite mirror stays equal to what the Delivery API serves, edit after edit.
+"""The SQL mirror stays equal to what the Delivery API serves, edit after edit, on SQLite and PostgreSQL.
 
 Sync v2 reports only the object that changed. These steps change things items depend on (a type's
-codename, an element's name, a taxonomy term's name, a language, a rich-text component) and check
-after each one that ``content_items`` equals ``/items-feed`` per active language, item by item.
+codename, an element's name, a taxonomy term's name, a language, a rich-text component) besides the
+plain edits, and check after each one that the ``items`` table equals ``/items-feed`` per active
+language, item by item, and that the typed tables hold the same titles.
 
-The DAG's own task functions (``load_snapshot``, ``load_changes``) do the loading; the pull is the
-provider's drain (what ``KontentSyncPullOperator`` runs), so no scheduler run is needed per step.
+``KontentToSqlOperator`` does every load (token in the destination); the pull is the provider's drain
+(what ``KontentSyncPullOperator`` runs), so no scheduler run is needed per step.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from typing import Any
 
 import pytest
-from kontent_sqlite_loader import is_component_record
 
 from airflow_provider_kontent.client import ClientConfig, KontentClient, item_content
+from airflow_provider_kontent.client.dependents import is_component_record
 from airflow_provider_kontent.handoff import XComSink, drain
-from tests.examples.conftest import load_dag, use_emulator_connection
+from airflow_provider_kontent.tokens import TokenRecord
+from airflow_provider_kontent.transfers.kontent_to_sql import KontentToSqlOperator
+from airflow_provider_kontent.transfers.sql_dialects import from_json
+from airflow_provider_kontent.transfers.sql_token_store import SqlTokenStore
 
 TOPICS = [{"codename": "coffee", "name": "Coffee"}, {"codename": "tea", "name": "Tea"}]
 
@@ -48,28 +50,35 @@ def component_html(component_id: str) -> str:
 
 
 class Mirror:
-    """One environment, its mirror database and the DAG's load functions, stepped edit by edit."""
+    """One environment, its mirror database and the operator, stepped edit by edit."""
 
-    def __init__(self, emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    def __init__(self, emulator: Any, monkeypatch: pytest.MonkeyPatch, db: Any) -> None:
         self.ctl = emulator.control
         env = self.ctl.create_environment(
             languages=[{"codename": "en-US", "name": "English"}, {"codename": "de", "name": "German"}],
             feed_page_size=3,  # several feed pages per language
         )
         self.env_id = env["id"]
-        self.db = tmp_path / "mirror.sqlite"
-        use_emulator_connection(monkeypatch, emulator.base_url, self.env_id)
-        monkeypatch.setenv("AIRFLOW_VAR_KONTENT_SQLITE_PATH", str(self.db))
-        monkeypatch.setenv("KONTENT_ENVIRONMENT_ID", self.env_id)
-        dag = load_dag("kontent_sync_to_sqlite")
-        self.load_snapshot = dag.get_task("load_snapshot").python_callable
-        self.load_changes = dag.get_task("load_changes").python_callable
+        self.db = db
+        connection = {
+            "conn_type": "kontent",
+            "host": emulator.base_url,
+            "extra": {"environment_id": self.env_id},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_KONTENT_DEFAULT", json.dumps(connection))
         self.client = KontentClient(ClientConfig(self.env_id, base_url=emulator.base_url))
+        self.store = SqlTokenStore(db.conn_id, key="kontent_default")
         self.token = ""
         self.runs = 0
 
     def close(self) -> None:
         self.client.close()
+
+    def operator(self, source: dict[str, Any]) -> dict[str, Any]:
+        load = KontentToSqlOperator(
+            task_id="load", source=source, sql_conn_id=self.db.conn_id, token_store="sql", typed_tables=True
+        )
+        return load.execute({"run_id": f"run-{self.runs}"})
 
     def active_languages(self) -> list[str]:
         env = self.ctl.get_environment(self.env_id)
@@ -85,6 +94,7 @@ class Mirror:
     def start(self) -> dict[str, Any]:
         """Sync init, then a snapshot of every variant (what the init operator exports) loaded."""
         self.token = self.client.init_sync(api_version=2)
+        self.store.save(TokenRecord.new(self.token, environment_id=self.env_id, mode="public", api_version=2))
         records = [
             {
                 "kind": "item",
@@ -97,7 +107,8 @@ class Mirror:
             }
             for _, content in self.served()
         ]
-        return self.load_snapshot({"snapshot": {"records": records}}, run_id="run-0")
+        snapshot = {"records": records, "languages": self.active_languages()}
+        return self.operator({"token": self.token, "filters": {}, "snapshot": snapshot})
 
     def pull(self) -> dict[str, Any]:
         sink = XComSink(10_000_000)
@@ -105,28 +116,30 @@ class Mirror:
         return {
             "records": sink.finalize(),
             "counts": sink.counts.to_dict(),
+            "previous_token": self.token,
             "next_token": result.next_token,
         }
 
     def sync(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """One DAG run's pull + load_changes (+ the commit: the token moves on)."""
+        """One DAG run's pull + load (the load advances the token in the destination)."""
         self.runs += 1
         summary = self.pull()
-        result = self.load_changes(summary, run_id=f"run-{self.runs}")
+        result = self.operator(summary)
+        assert result["applied"] is True
         self.token = summary["next_token"]
+        assert self.store.load().token == self.token
         return summary, result
 
     def mirror_rows(self) -> dict[tuple[str, str], dict[str, Any]]:
-        with closing(sqlite3.connect(self.db)) as conn:
-            rows = conn.execute(
-                "SELECT id, language, codename, type, elements, modular_content FROM content_items"
-            ).fetchall()
+        rows = self.db.query(
+            'SELECT id, language, codename, type, elements, modular_content FROM "kontent_items"'
+        )
         return {
             (id_, language): {
                 "codename": codename,
                 "type": type_,
-                "elements": json.loads(elements) if elements else None,
-                "modular_content": json.loads(modular or "{}"),
+                "elements": from_json(elements),
+                "modular_content": from_json(modular) or {},
             }
             for id_, language, codename, type_, elements, modular in rows
         }
@@ -143,11 +156,25 @@ class Mirror:
             }
         return served
 
+    def typed_titles(self) -> dict[tuple[str, str], Any]:
+        """``(id, language) -> title`` from every typed table that has a title column."""
+        titles = {}
+        registry = self.db.query(
+            'SELECT t.table_name, c.column_name FROM "kontent_typed_tables" t JOIN "kontent_typed_columns" c '
+            "ON c.type_codename = t.type_codename WHERE c.element_codename = 'title'"
+        )
+        for table, column in registry:
+            for id_, language, title in self.db.query(f'SELECT id, language, "{column}" FROM "{table}"'):
+                titles[(id_, language)] = title
+        return titles
+
     def assert_in_sync(self, step: str) -> dict[tuple[str, str], dict[str, Any]]:
         mirror, served = self.mirror_rows(), self.delivery_rows()
         assert sorted(mirror) == sorted(served), step
         for key, expected in served.items():
             assert mirror[key] == expected, f"{step}: {key}"
+        titles = {key: row["elements"]["title"]["value"] for key, row in served.items()}
+        assert self.typed_titles() == titles, step
         return mirror
 
     def by_codename(self, codename: str, language: str = "en-US") -> dict[str, Any]:
@@ -161,8 +188,8 @@ class Mirror:
 
 
 @pytest.fixture
-def mirror(kontent_emulator, monkeypatch, tmp_path):
-    mirror = Mirror(kontent_emulator, monkeypatch, tmp_path)
+def mirror(kontent_emulator, monkeypatch, sql_db):
+    mirror = Mirror(kontent_emulator, monkeypatch, sql_db)
     yield mirror
     mirror.close()
 
@@ -190,7 +217,7 @@ def test_mirror_equals_delivery_after_every_kind_of_edit(mirror):
         ctl.upsert_item(env_id, f"filler_{n}", "page", "en-US", elements={"title": f"Filler {n}"})
 
     loaded = mirror.start()
-    assert loaded["loaded"] is True
+    assert loaded["applied"] is True and loaded["source"] == "snapshot"
     mirror.assert_in_sync("snapshot")
     callout = component_codename(callout_id)
     assert mirror.by_codename("first")["modular_content"][callout]["elements"]["text"]["value"] == "Note"
@@ -221,6 +248,11 @@ def test_mirror_equals_delivery_after_every_kind_of_edit(mirror):
     rows = mirror.assert_in_sync("type rename")
     assert {row["type"] for row in rows.values() if row["codename"] == "first"} == {"story"}
     assert result["refreshed"]["upserts"] >= 2  # both variants of "first" were re-read
+    # the renamed type keeps its typed table
+    assert mirror.db.query(
+        'SELECT type_codename, table_name FROM "kontent_typed_tables" WHERE table_name = ?',
+        ("kontent_type_article",),
+    ) == [("story", "kontent_type_article")]
 
     ctl.upsert_type(env_id, "story", elements=article_elements(title_name="Headline"))
     mirror.sync()
@@ -238,7 +270,7 @@ def test_mirror_equals_delivery_after_every_kind_of_edit(mirror):
     _, result = mirror.sync()
     rows = mirror.assert_in_sync("language deactivation")
     assert {language for _, language in rows} == {"en-US"}
-    assert result["refreshed"]["deletes"] == 2  # first (de) and filler_0 (de)
+    assert result["deletes"] == {"language": 1, "item": 2}  # first (de) and filler_0 (de)
 
     ctl.upsert_item(
         env_id, "callout", "callout", "en-US", id=callout_id, is_component=True, elements={"text": "New"}
@@ -250,7 +282,8 @@ def test_mirror_equals_delivery_after_every_kind_of_edit(mirror):
     assert mirror.by_codename("first")["modular_content"][callout]["elements"]["text"]["value"] == "New"
     assert result["refreshed"]["components"] == 1 and result["upserts"] == {}
 
-    # at-least-once: the same changes loaded again (a failed commit, a retried run) change nothing
+    # at-least-once with another token store: the same changes loaded again change nothing
     before = mirror.mirror_rows()
-    mirror.load_changes(summary, run_id=f"run-{mirror.runs}")
+    replay = KontentToSqlOperator(task_id="replay", source=summary, sql_conn_id=mirror.db.conn_id)
+    assert replay.execute({"run_id": "replay"})["applied"] is True
     assert mirror.mirror_rows() == before
