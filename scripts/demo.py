@@ -4,13 +4,15 @@ What it does (``make demo`` runs it; no Kontent.ai account, no network):
 
 1. creates a throw-away ``AIRFLOW_HOME`` and migrates its metadata database (``airflow db migrate``);
 2. starts the bundled Kontent.ai emulator with the ``demo`` seed on a free 127.0.0.1 port;
-3. runs ``airflow dags test kontent_sync_to_sqlite``: init + snapshot -> SQLite, then (no waiting for
-   changes on a snapshot run) pull + commit, which confirms the snapshot: the stored token record has
+3. runs ``airflow dags test kontent_sync_to_sqlite``: init + snapshot -> SQLite (``KontentToSqlOperator``),
+   then (no waiting for changes on a snapshot run) pull + load, which advances the token kept in the
+   SQLite file itself (``token_store="sql"``) and confirms the snapshot: the token record has
    ``snapshot_pending`` False, so later runs pull deltas instead of exporting everything again;
 4. edits content in the emulator (new items, an update, an unpublish, a delete, a new language variant,
    a content type change) and runs the DAG again: the sync picks up exactly those changes;
-5. prints a before/after summary read from SQLite and the stored token record, checks that every edit
-   arrived, stops the emulator, removes the temporary files and exits 0 (non-zero on any failure).
+5. prints a before/after summary read from SQLite (the JSON tables, one typed table) and the stored
+   token record, checks that every edit arrived, stops the emulator, removes the temporary files and
+   exits 0 (non-zero on any failure).
 
 ``airflow dags test`` runs in a child process, so the emulator runs here in a background thread and is
 reached over real HTTP, exactly like Kontent.ai would be.
@@ -34,9 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO / "example_dags"
 DAG_ID = "kontent_sync_to_sqlite"
-sys.path.insert(0, str(EXAMPLE_DAGS))
-
-from kontent_sqlite_loader import table_counts  # noqa: E402
+TABLES = ("kontent_items", "kontent_types", "kontent_taxonomies", "kontent_languages")
 
 
 class DemoError(RuntimeError):
@@ -87,17 +87,15 @@ def run_dag(env: dict[str, str], airflow_db: Path, log: Path, expect: dict[str, 
     return tasks
 
 
-def stored_token_record(airflow_db: Path, asset_uri: str) -> dict[str, Any]:
-    """The token record the asset state store holds for the sync asset (token shortened for display)."""
-    from airflow_provider_kontent.tokens import TOKEN_KEY  # the key AssetTokenStore writes under
+def table_counts(db: Path) -> dict[str, int]:
+    """Rows per JSON table of the mirror."""
+    return {table: query(db, f"SELECT COUNT(*) FROM {table}")[0][0] for table in TABLES}
 
-    with closing(sqlite3.connect(airflow_db)) as conn:
-        row = conn.execute(
-            "SELECT s.value FROM asset_state_store s JOIN asset a ON a.id = s.asset_id "
-            "WHERE a.uri = ? AND s.key = ?",
-            (asset_uri, TOKEN_KEY),
-        ).fetchone()
-    return shorten_tokens(json.loads(row[0])) if row else {}
+
+def stored_token_record(db: Path) -> dict[str, Any]:
+    """The token record in the mirror's state table (``token_store="sql"``), tokens shortened for display."""
+    rows = query(db, "SELECT record FROM kontent_sync_state WHERE sync_key = 'kontent_default'")
+    return shorten_tokens(json.loads(rows[0][0])) if rows else {}
 
 
 def shorten_tokens(value: Any) -> Any:
@@ -137,14 +135,14 @@ def make_edits(ctl: Any, env: dict[str, Any], db: Path) -> dict[str, Any]:
     default_lang = env["languages"][0]["codename"]
     items = query(
         db,
-        "SELECT id, codename, name, type FROM content_items WHERE language = ? ORDER BY codename",
+        "SELECT id, codename, name, type FROM kontent_items WHERE language = ? ORDER BY codename",
         default_lang,
     )
     if len(items) < 4:
         raise DemoError(
             f"the first run loaded only {len(items)} {default_lang} items; expected the demo seed"
         )
-    variants = set(query(db, "SELECT id, language FROM content_items"))
+    variants = set(query(db, "SELECT id, language FROM kontent_items"))
     updated, unpublished, deleted, translated = items[0], items[1], items[2], items[3]
 
     ctl.upsert_item(env_id, updated[1], updated[3], default_lang, name=f"{updated[2]} (edited)")
@@ -160,12 +158,13 @@ def make_edits(ctl: Any, env: dict[str, Any], db: Path) -> dict[str, Any]:
         new_lang = "fr-FR"
         ctl.upsert_language(env_id, new_lang, name="French")
     ctl.upsert_item(env_id, translated[1], translated[3], new_lang, name=f"{translated[2]} ({new_lang})")
-    type_name = query(db, "SELECT name FROM content_types WHERE codename = ?", updated[3])
+    type_name = query(db, "SELECT name FROM kontent_types WHERE codename = ?", updated[3])
     renamed_type = f"{type_name[0][0] if type_name else updated[3]} (renamed)"
     ctl.upsert_type(env_id, updated[3], name=renamed_type)
     return {
         "default_lang": default_lang,
         "updated": updated[0],
+        "updated_name": updated[2],
         "unpublished": unpublished[0],
         "deleted": deleted[0],
         "new": new_ids,
@@ -180,22 +179,41 @@ def check_edits(db: Path, edits: dict[str, Any]) -> list[str]:
     problems = []
 
     def exists(item_id: str, language: str) -> bool:
-        return bool(query(db, "SELECT 1 FROM content_items WHERE id = ? AND language = ?", item_id, language))
+        return bool(query(db, "SELECT 1 FROM kontent_items WHERE id = ? AND language = ?", item_id, language))
 
-    name = query(db, "SELECT name FROM content_items WHERE id = ? AND language = ?", edits["updated"], lang)
+    name = query(db, "SELECT name FROM kontent_items WHERE id = ? AND language = ?", edits["updated"], lang)
     if not name or not name[0][0].endswith("(edited)"):
         problems.append(f"the update of {edits['updated']} is missing (name {name})")
     if exists(edits["unpublished"], lang):
         problems.append(f"the unpublished variant {edits['unpublished']}/{lang} is still there")
-    if query(db, "SELECT 1 FROM content_items WHERE id = ?", edits["deleted"]):
+    if query(db, "SELECT 1 FROM kontent_items WHERE id = ?", edits["deleted"]):
         problems.append(f"the deleted item {edits['deleted']} is still there")
     problems += [f"new item {i} is missing" for i in edits["new"] if not exists(i, lang)]
     if not exists(*edits["translated"]):
         problems.append(f"the new language variant {edits['translated']} is missing")
     codename, type_name = edits["type"]
-    if query(db, "SELECT name FROM content_types WHERE codename = ?", codename) != [(type_name,)]:
+    if query(db, "SELECT name FROM kontent_types WHERE codename = ?", codename) != [(type_name,)]:
         problems.append(f"the content type change of {codename!r} is missing")
+    table = typed_table(db, codename)
+    typed = query(db, f"SELECT name FROM {table} WHERE id = ? AND language = ?", edits["updated"], lang)
+    if not typed or not typed[0][0].endswith("(edited)"):
+        problems.append(f"the update of {edits['updated']} is missing from the typed table {table}")
     return problems
+
+
+def typed_table(db: Path, type_codename: str) -> str:
+    """The typed table KontentToSqlOperator keeps for a content type."""
+    rows = query(db, "SELECT table_name FROM kontent_typed_tables WHERE type_codename = ?", type_codename)
+    if not rows:
+        raise DemoError(f"no typed table for content type {type_codename!r}")
+    return rows[0][0]
+
+
+def typed_snapshot(db: Path, table: str) -> tuple[int, list[str]]:
+    """Rows and columns of a typed table."""
+    with closing(sqlite3.connect(db)) as conn:
+        cursor = conn.execute(f"SELECT * FROM {table}")
+        return len(cursor.fetchall()), [c[0] for c in cursor.description]
 
 
 def print_summary(
@@ -204,23 +222,31 @@ def print_summary(
     db: Path,
     token_before: dict[str, Any],
     token_after: dict[str, Any],
+    typed: tuple[str, int, dict[str, Any]],
 ) -> None:
+    table, typed_before, edited = typed
+    typed_after, columns = typed_snapshot(db, table)
     print("\nRows per table (SQLite)   after run 1   after run 2")
-    for table, count in after.items():
-        print(f"  {table:<22}{before.get(table, 0):>12}{count:>14}")
+    for name, count in after.items():
+        print(f"  {name:<22}{before.get(name, 0):>12}{count:>14}")
+    print(f"  {table:<22}{typed_before:>12}{typed_after:>14}   (typed table)")
+    print(f"\nTyped table {table}: columns {', '.join(columns)}")
+    lang = edited["default_lang"]
+    name = query(db, f"SELECT name FROM {table} WHERE id = ? AND language = ?", edited["updated"], lang)
+    print(f"  edited row [{lang}]: name {edited['updated_name']!r} -> {name[0][0] if name else None!r}")
     run_id = query(
-        db, "SELECT load_run FROM sync_loads WHERE source = 'delta' ORDER BY loaded_at DESC LIMIT 1"
+        db, "SELECT load_run FROM kontent_loads WHERE source = 'delta' ORDER BY loaded_at DESC LIMIT 1"
     )
     changes = query(
         db,
-        "SELECT kind, action, codename, language FROM sync_changes WHERE source = 'delta' AND load_run = ? "
+        "SELECT kind, action, codename, language FROM kontent_load_log WHERE source = 'delta' AND load_run = ? "
         "ORDER BY kind, action, codename, language",
         run_id[0][0] if run_id else "",
     )
     print(f"\nWhat changed in run 2 ({len(changes)} changes applied to SQLite):")
     for kind, action, codename, language in changes:
         print(f"  {action:<10} {kind:<9} {codename or '?'}{f' [{language}]' if language else ''}")
-    print("\nStored token record (Airflow asset state store), after run 1 -> after run 2:")
+    print("\nStored token record (table kontent_sync_state in the SQLite file), after run 1 -> after run 2:")
     keys = set(token_before) | set(token_after)
     width = max((len(key) for key in keys), default=0) + 1
     for key in sorted(keys):
@@ -243,7 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     succeeded = False
     try:
         from airflow_provider_kontent.testing import KontentEmulator
-        from airflow_provider_kontent.tokens import kontent_sync_asset
 
         with KontentEmulator(seed="demo") as emu:
             env_data = emu.demo_environment
@@ -263,17 +288,15 @@ def main(argv: list[str] | None = None) -> int:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_db}",
                 "AIRFLOW_CONN_KONTENT_DEFAULT": json.dumps(connection),
-                "KONTENT_ENVIRONMENT_ID": env_data["id"],
-                "KONTENT_SQLITE_PATH": str(sqlite_db),
+                "AIRFLOW_CONN_KONTENT_MIRROR": json.dumps({"conn_type": "sqlite", "host": str(sqlite_db)}),
                 "KONTENT_STAGING_URL": f"file://{workdir}/staging",
                 "KONTENT_SENSOR_TIMEOUT": "3",  # only run 2 waits, and its edits are there at once
                 "KONTENT_SENSOR_POKE_INTERVAL": "1",
             }
-            asset_uri = kontent_sync_asset(env_data["id"]).uri
             step(f"migrating a fresh Airflow metadata database in {airflow_home}")
             run_airflow(["db", "migrate"], env, workdir / "db-migrate.log")
 
-            step(f"run 1: airflow dags test {DAG_ID} (init, snapshot -> SQLite, pull, commit token)")
+            step(f"run 1: airflow dags test {DAG_ID} (init, snapshot -> SQLite, pull, load + token)")
             run_dag(
                 env,
                 airflow_db,
@@ -282,31 +305,29 @@ def main(argv: list[str] | None = None) -> int:
                     "init": "success",
                     "load_snapshot": "success",
                     "wait_for_changes": "skipped",  # a snapshot run goes straight to the pull
-                    "commit_token": "success",
+                    "load_changes": "success",
                 },
             )
             before = table_counts(sqlite_db)
             print(f"    loaded: {before}")
 
-            token_before = stored_token_record(airflow_db, asset_uri)
+            token_before = stored_token_record(sqlite_db)
             check_snapshot_confirmed(token_before)
             step(
                 "editing content in the emulator: 2 new items, an update, an unpublish, a delete, "
                 "a new language variant, a content type change"
             )
             edits = make_edits(emu.control, env_data, sqlite_db)
+            table = typed_table(sqlite_db, edits["type"][0])
+            typed_before = typed_snapshot(sqlite_db, table)[0]
 
-            step(f"run 2: airflow dags test {DAG_ID} (sensor, pull with content, load, commit token)")
-            run_dag(
-                env,
-                airflow_db,
-                workdir / "run2.log",
-                {"pull": "success", "load_changes": "success", "commit_token": "success"},
-            )
+            step(f"run 2: airflow dags test {DAG_ID} (sensor, pull with content, load + token)")
+            run_dag(env, airflow_db, workdir / "run2.log", {"pull": "success", "load_changes": "success"})
             after = table_counts(sqlite_db)
 
-            token_after = stored_token_record(airflow_db, asset_uri)
-            print_summary(before, after, sqlite_db, token_before, token_after)
+            token_after = stored_token_record(sqlite_db)
+            typed = (table, typed_before, edits)
+            print_summary(before, after, sqlite_db, token_before, token_after, typed)
             problems = check_edits(sqlite_db, edits)
             if problems:
                 raise DemoError("the second run did not deliver every edit: " + "; ".join(problems))

@@ -126,8 +126,9 @@ def _version_1(session: SqlSession, tables: MirrorTables) -> None:
     session.execute(
         f"CREATE TABLE IF NOT EXISTS {tables['load_log']} ({d.quote('seq')} {d.serial_primary_key()}, {log_columns})"
     )
+    if_not_exists = "" if d.name == "mysql" else "IF NOT EXISTS "  # the migration may be repeated
     session.execute(
-        f"CREATE INDEX {d.quote(tables.prefix + 'load_log_run')} ON {tables['load_log']} "
+        f"CREATE INDEX {if_not_exists}{d.quote(tables.prefix + 'load_log_run')} ON {tables['load_log']} "
         f"({d.quote('load_run')}, {d.quote('source')})"
     )
     loads = {

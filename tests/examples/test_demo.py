@@ -28,14 +28,20 @@ def test_demo_runs_end_to_end_and_prints_the_summary(tmp_path):
 
     counts = dict(
         re.findall(
-            r"^\s+(content_items|content_types|taxonomy_groups|languages)\s+(\d+\s+\d+)$", output, re.M
+            r"^\s+(kontent_items|kontent_types|kontent_taxonomies|kontent_languages)\s+(\d+\s+\d+)$",
+            output,
+            re.M,
         )
     )
     # demo seed: 295 published variants, 6 types, 2 taxonomy groups, 3 active languages; run 2 adds 2 items
     # and 1 variant, removes 1 unpublished variant and a deleted item's 3 variants
-    assert counts["content_items"].split() == ["295", "294"]
-    assert counts["content_types"].split() == ["6", "6"]
-    assert counts["languages"].split() == ["3", "3"]
+    assert counts["kontent_items"].split() == ["295", "294"]
+    assert counts["kontent_types"].split() == ["6", "6"]
+    assert counts["kontent_languages"].split() == ["3", "3"]
+    # one typed table: the edited item's type gained a new item, and the edit is in its row
+    typed = re.search(r"^\s+(kontent_type_\w+)\s+(\d+)\s+(\d+)\s+\(typed table\)$", output, re.M)
+    assert typed and int(typed.group(3)) == int(typed.group(2)) + 1, output
+    assert re.search(r"^  edited row \[en-US\]: name '.+' -> '.+ \(edited\)'$", output, re.M)
     assert "What changed in run 2 (9 changes applied to SQLite)" in output
     for change in ("delete     item", "upsert     item      demo_new_item_1 [en-US]", "upsert     type"):
         assert change in output

@@ -48,7 +48,8 @@ def example_env(kontent_emulator, monkeypatch, tmp_path) -> dict[str, Any]:
     ctl.upsert_item(env_id, "about", "page", "en-US", elements={"title": "About"})
     use_emulator_connection(monkeypatch, kontent_emulator.base_url, env_id)
     monkeypatch.setenv("KONTENT_ENVIRONMENT_ID", env_id)
-    monkeypatch.setenv("KONTENT_SQLITE_PATH", str(tmp_path / "mirror.sqlite"))
+    mirror = {"conn_type": "sqlite", "host": str(tmp_path / "mirror.sqlite")}
+    monkeypatch.setenv("AIRFLOW_CONN_KONTENT_MIRROR", json.dumps(mirror))
     monkeypatch.setenv("KONTENT_STAGING_URL", f"file://{tmp_path}/staging")
     monkeypatch.setenv("KONTENT_OUTPUT_URL", f"file://{tmp_path}/output")
     monkeypatch.setenv("KONTENT_SENSOR_TIMEOUT", "2")
@@ -69,25 +70,10 @@ def fresh_variables(airflow_db):
         Variable.delete(key)
 
 
-def stored_token_record(env_id: str) -> dict[str, Any] | None:
-    """The token record the DAG keeps in the asset state store of ``kontent://<env id>/sync``."""
-    from airflow.models.asset import AssetModel
-    from airflow.models.asset_state_store import AssetStateStoreModel
-    from airflow.utils.session import create_session
-
-    from airflow_provider_kontent.tokens import kontent_sync_asset
-
-    with create_session() as session:
-        row = (
-            session.query(AssetStateStoreModel)
-            .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
-            .filter(
-                AssetModel.uri == kontent_sync_asset(env_id).uri,
-                AssetStateStoreModel.key == "kontent_sync_token",
-            )
-            .one_or_none()
-        )
-        return None if row is None else json.loads(row.value)
+def stored_token_record(db: Path) -> dict[str, Any] | None:
+    """The token record the DAG keeps in the destination (``token_store="sql"``)."""
+    found = rows(db, "SELECT record FROM kontent_sync_state WHERE sync_key = 'kontent_default'")
+    return json.loads(found[0][0]) if found else None
 
 
 def rows(db: Path, sql: str) -> list[tuple]:
@@ -112,23 +98,28 @@ def test_every_example_dag_parses_without_import_errors(monkeypatch):
         "load_snapshot": ["pull"],
         "wait_for_changes": ["pull"],
         "pull": ["load_changes"],
-        "load_changes": ["commit_token"],
-        "commit_token": ["clean_staging"],
+        "load_changes": ["clean_staging"],
         "clean_staging": [],
     }
     assert sqlite_dag.get_task("pull").trigger_rule == "none_failed_min_one_success"
     assert sqlite_dag.get_task("pull").commit_token is False
-    assert sqlite_dag.get_task("init").token_store == "asset"
+    for task_id in ("init", "wait_for_changes", "pull", "load_snapshot", "load_changes"):
+        task = sqlite_dag.get_task(task_id)
+        assert (task.token_store, task.sql_conn_id) == ("sql", "kontent_mirror"), task_id
+    assert sqlite_dag.get_task("load_changes").typed_tables is True
+    source = Path(EXAMPLE_DAGS / "kontent_sync_to_sqlite.py").read_text()
+    assert len(source.splitlines()) < 100  # a DAG a user copies, with no loader module beside it
+    assert not (EXAMPLE_DAGS / "kontent_sqlite_loader.py").exists()
 
 
 def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
-    env_id, ctl, db = example_env["id"], example_env["ctl"], example_env["db"]
+    ctl, env_id, db = example_env["ctl"], example_env["id"], example_env["db"]
     dag = load_dag("kontent_sync_to_sqlite")
 
     first = run_dag(dag)
     states = task_states(first)
     assert first.state == "success", states
-    # a snapshot run does not wait for changes: it pulls (finding none) and commits, which confirms it
+    # a snapshot run does not wait for changes: it pulls (finding none) and loads, which confirms it
     assert states == {
         "init": "success",
         "route": "success",
@@ -136,29 +127,34 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
         "wait_for_changes": "skipped",
         "pull": "success",
         "load_changes": "success",
-        "commit_token": "success",
         "clean_staging": "success",
     }
     init_result = xcom(first, "init")
     assert init_result["snapshot_pending"] is True and init_result["snapshot"]["items"] == 4
-    assert xcom(first, "pull")["counts"] == {}  # nothing changed since init; the commit still runs
-    commit = xcom(first, "commit_token")
-    assert commit["committed"] is True and commit["previous_token"] == init_result["token"]
-    record = stored_token_record(env_id)
-    assert record["snapshot_pending"] is False and record["token"] == commit["next_token"]
-    assert rows(db, "SELECT codename, language FROM content_items ORDER BY codename, language") == [
+    assert xcom(first, "pull")["counts"] == {}  # nothing changed since init; the load still confirms it
+    record = stored_token_record(db)
+    assert record["snapshot_pending"] is False and record["token"] == xcom(first, "pull")["next_token"]
+    assert rows(db, "SELECT codename, language FROM kontent_items ORDER BY codename, language") == [
         ("about", "en-US"),
         ("first", "de"),
         ("first", "en-US"),
         ("second", "en-US"),
     ]
-    assert rows(db, "SELECT codename FROM content_types ORDER BY codename") == [
+    assert rows(db, "SELECT codename FROM kontent_types ORDER BY codename") == [
         ("article",),
         ("blog_post",),
         ("page",),
     ]
-    assert rows(db, "SELECT codename FROM taxonomy_groups") == [("topics",)]
-    assert rows(db, "SELECT codename, active FROM languages ORDER BY codename") == [("de", 1), ("en-US", 1)]
+    assert rows(db, "SELECT codename FROM kontent_taxonomies") == [("topics",)]
+    assert rows(db, "SELECT codename, active FROM kontent_languages ORDER BY codename") == [
+        ("de", 1),
+        ("en-US", 1),
+    ]
+    assert rows(db, "SELECT codename, language, title FROM kontent_type_article ORDER BY 1, 2") == [
+        ("first", "de", "Erste"),
+        ("first", "en-US", "First"),
+        ("second", "en-US", "Second"),
+    ]
 
     # no edits: no snapshot again, the sensor times out and skips the rest; the token stays put
     idle = run_dag(dag)
@@ -166,15 +162,15 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     assert idle.state == "success", states
     assert xcom(idle, "init")["initialized"] is False and not xcom(idle, "init").get("snapshot")
     assert states["load_snapshot"] == "skipped" and states["wait_for_changes"] == "skipped"
-    assert states["pull"] == states["load_changes"] == states["commit_token"] == "skipped"
+    assert states["pull"] == states["load_changes"] == "skipped"
     assert states["clean_staging"] == "success"
-    assert stored_token_record(env_id) == record
+    assert stored_token_record(db) == record
 
     ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "First, edited"})
     ctl.delete_variant(env_id, "first", "de")
     ctl.upsert_item(env_id, "second", "article", "de", elements={"title": "Zweite"})
     ctl.upsert_item(env_id, "news", "blog_post", "en-US", elements={"title": "News"})
-    about = rows(db, "SELECT id FROM content_items WHERE codename = 'about'")[0][0]
+    about = rows(db, "SELECT id FROM kontent_items WHERE codename = 'about'")[0][0]
     ctl.unpublish(env_id, about, "en-US")
     ctl.upsert_type(env_id, "page", name="Landing page")
 
@@ -182,45 +178,57 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     states = task_states(second)
     assert second.state == "success", states
     assert states["wait_for_changes"] == "success" and states["load_snapshot"] == "skipped"
-    assert states["commit_token"] == "success"
+    assert states["load_changes"] == "success"
     assert xcom(second, "init")["initialized"] is False and not xcom(second, "init").get("snapshot")
-    assert rows(db, "SELECT codename, language FROM content_items ORDER BY codename, language") == [
+    assert rows(db, "SELECT codename, language FROM kontent_items ORDER BY codename, language") == [
         ("first", "en-US"),
         ("news", "en-US"),
         ("second", "de"),
         ("second", "en-US"),
     ]
-    (elements,) = rows(db, "SELECT elements FROM content_items WHERE codename = 'first'")[0]
+    (elements,) = rows(db, "SELECT elements FROM kontent_items WHERE codename = 'first'")[0]
     assert json.loads(elements)["title"]["value"] == "First, edited"
-    assert rows(db, "SELECT name FROM content_types WHERE codename = 'page'") == [("Landing page",)]
-    commit = xcom(second, "commit_token")
+    assert rows(db, "SELECT name FROM kontent_types WHERE codename = 'page'") == [("Landing page",)]
+    assert rows(db, "SELECT codename, title FROM kontent_type_article ORDER BY 1, 2") == [
+        ("first", "First, edited"),
+        ("second", "Second"),
+        ("second", "Zweite"),
+    ]
     pull = xcom(second, "pull")
-    assert commit["committed"] is True
-    assert commit["previous_token"] == record["token"] and commit["next_token"] == pull["next_token"]
     assert pull["counts"]["items"] == {"changed": 3, "deleted": 2}
+    assert xcom(second, "load_changes")["applied"] is True
+    assert stored_token_record(db)["token"] == pull["next_token"] != record["token"]
     # every run removed its staged NDJSON after loading it
     assert list((example_env["tmp"] / "staging").iterdir()) == []
 
 
-def test_sqlite_dag_failed_snapshot_load_fails_the_run_and_commits_nothing(
-    example_env, airflow_db, monkeypatch
-):
-    env_id, db, tmp = example_env["id"], example_env["db"], example_env["tmp"]
+def test_sqlite_dag_failed_snapshot_load_changes_nothing_and_the_next_run_catches_up(example_env, airflow_db):
+    """A table altered by hand makes the snapshot load fail: nothing loaded, the token not confirmed;
+    once the table is repaired the next run exports the snapshot again and loads it."""
+    db, tmp = example_env["db"], example_env["tmp"]
+    with closing(sqlite3.connect(db)) as conn:  # an older mirror someone edited by hand
+        conn.execute(
+            "CREATE TABLE kontent_items (id TEXT, language TEXT, title TEXT, PRIMARY KEY (id, language))"
+        )
+        conn.commit()
     dag = load_dag("kontent_sync_to_sqlite")
     dag.get_task("load_snapshot").retries = 0  # fail at once instead of waiting out the retry delay
-    monkeypatch.setenv("KONTENT_SQLITE_PATH", str(tmp))  # a directory: SQLite cannot open it
 
     failed = run_dag(dag)
     states = task_states(failed)
     assert failed.state == "failed", states
     assert states["load_snapshot"] == "failed" and states["wait_for_changes"] == "skipped"
-    for task_id in ("pull", "load_changes", "commit_token", "clean_staging"):
+    for task_id in ("pull", "load_changes", "clean_staging"):
         assert states[task_id] == "upstream_failed", states
     token = xcom(failed, "init")["token"]
-    assert stored_token_record(env_id)["snapshot_pending"] is True
+    assert stored_token_record(db)["snapshot_pending"] is True
+    assert rows(db, "SELECT COUNT(*) FROM kontent_items") == [(0,)]
     assert list((tmp / "staging").iterdir())  # the unloaded snapshot stays for inspection
 
-    monkeypatch.setenv("KONTENT_SQLITE_PATH", str(db))
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TABLE kontent_items")
+        conn.execute("DELETE FROM kontent_schema_version")  # let the next load create it again
+        conn.commit()
     retried = run_dag(dag)
     states = task_states(retried)
     assert retried.state == "success", states
@@ -228,9 +236,9 @@ def test_sqlite_dag_failed_snapshot_load_fails_the_run_and_commits_nothing(
     # the same token, a fresh export of the snapshot that was never confirmed
     assert init_result["initialized"] is False and init_result["token"] == token
     assert init_result["snapshot"]["items"] == 4
-    assert states["load_snapshot"] == states["commit_token"] == "success"
-    assert rows(db, "SELECT COUNT(*) FROM content_items") == [(4,)]
-    assert stored_token_record(env_id)["snapshot_pending"] is False
+    assert states["load_snapshot"] == states["load_changes"] == "success"
+    assert rows(db, "SELECT COUNT(*) FROM kontent_items") == [(4,)]
+    assert stored_token_record(db)["snapshot_pending"] is False
 
 
 def test_object_storage_dag_writes_ndjson_per_run(example_env, fresh_variables):

@@ -56,7 +56,7 @@ def test_store_reads_writes_and_compares_and_sets(sql_db, kontent):
     store = start_sync(sql_db, kontent["id"])
     assert store.load().token == "T0"
     assert (
-        "table 'kontent_sync_state' (row 'kontent_default') of connection 'kontent_mirror'" == store.location
+        store.location == "table 'kontent_sync_state' (row 'kontent_default') of connection 'kontent_mirror'"
     )
     assert store.commit(store.load().advanced("T1"), expected_token="T0") is True
     assert store.commit(store.load().advanced("T1"), expected_token="T0") is False  # a retried commit
