@@ -27,7 +27,7 @@ Schema changes follow the content model, recorded in ``typed_tables`` / ``typed_
   get NULL), so nothing is lost by a model change;
 * a renamed element codename is a new column (filled by the refresh of that type's items), the old
   column is kept like a dropped one; a renamed type keeps its table (the registry follows the codename);
-* an element whose kind changed: its old column is renamed ``<column>__was_<old kind>`` (data kept) and
+* an element whose kind changed: its old column is renamed ``<column>_was_<old kind>`` (data kept) and
   a new column of the new kind is added: never a silent reinterpretation;
 * an element kind the mapping does not know fails the load, naming the table, key and element;
 * names: lower-cased, anything but ``[a-z0-9_]`` becomes ``_``, a leading digit gets ``e_``, at most 55
@@ -171,11 +171,12 @@ class TypedTables:
         if codename in known:  # the kind changed: keep the old data under a telling name
             column, old_kind = known[codename]
             for suffix, _ in ELEMENT_COLUMNS.get(old_kind, [("", "")]):
-                kept = normalize_name(f"{column}{suffix}__was_{old_kind}", taken)
+                kept = normalize_name(f"{column}{suffix}_was_{old_kind}", taken)
                 self.session.execute(
                     f"ALTER TABLE {self._qualified(table)} RENAME COLUMN {q(column + suffix)} TO {q(kept)}"
                 )
                 taken.add(kept)
+                taken.discard(column + suffix)
             self.session.execute(
                 f"DELETE FROM {self.tables['typed_columns']} WHERE {q('type_codename')} = ? AND "
                 f"{q('element_codename')} = ?",
