@@ -90,13 +90,14 @@ class Loader:
 
 
 @pytest.fixture
-def loader(sql_db):
-    loader = Loader(sql_db)
+def loader(loader_db):
+    loader = Loader(loader_db)
     yield loader
     loader.session.close()
 
 
-def test_schema_is_versioned_and_a_newer_one_is_refused(sql_db):
+def test_schema_is_versioned_and_a_newer_one_is_refused(loader_db):
+    sql_db = loader_db
     session = sql_db.session()
     tables = MirrorTables(session.dialect)
     assert ensure_schema(session, tables, target=1) == 1  # an older provider's database
@@ -181,7 +182,8 @@ def test_a_failing_stream_changes_nothing(loader):
     assert loader.rows("SELECT COUNT(*) FROM \"kontent_load_log\" WHERE load_run = 'r2'") == [(0,)]
 
 
-def test_a_constraint_error_mid_load_names_table_and_key_and_changes_nothing(sql_db):
+def test_a_constraint_error_mid_load_names_table_and_key_and_changes_nothing(loader_db):
+    sql_db = loader_db
     loader = Loader(sql_db, batch_size=2)
     loader.load([item()])
     if sql_db.kind == "sqlite":

@@ -107,3 +107,51 @@ def test_a_stale_load_changes_nothing_and_a_retried_one_is_not_applied_twice(sql
     again = load(sql_db, newer, "newer")
     assert again["applied"] is False and "already applied" in again["reason"]
     assert sql_db.query('SELECT name FROM "kontent_items"') == [("edited by hand",)]
+
+
+def test_the_loaders_compare_and_set_on_every_tested_database(loader_db):
+    """The same race at the loader level, where MariaDB is covered too (through PyMySQL: the MySQL
+    provider's hook needs mysqlclient, see the README)."""
+    from airflow_provider_kontent.transfers.sql_loader import SqlMirror
+    from airflow_provider_kontent.transfers.sql_schema import MirrorTables, ensure_schema
+
+    setup = loader_db.session()
+    store = SqlTokenStore(loader_db.conn_id, key="kontent_default")
+    store.create_table(setup)
+    with setup.transaction(), store.bound(setup):
+        store.save(TokenRecord.new("T0", environment_id="env", mode="public", api_version=2))
+    ensure_schema(setup, MirrorTables(setup.dialect))
+    setup.close()
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str) -> None:
+        session = loader_db.session()
+        mirror = SqlMirror(session, MirrorTables(session.dialect))
+
+        own = SqlTokenStore(loader_db.conn_id, key="kontent_default")  # one per run, as in the operator
+
+        def advance(s: Any) -> bool:
+            with own.bound(s):
+                return own.commit(own.require().advanced(f"T1-{name}"), expected_token="T0")
+
+        barrier.wait()
+        try:
+            outcomes[name] = mirror.load(
+                [item(id=f"item-{name}")], source="delta", load_run=name, token_step=advance
+            )
+        except Exception as err:
+            outcomes[name] = err
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    applied = [n for n, out in outcomes.items() if not isinstance(out, Exception) and out.applied]
+    failed = [n for n, out in outcomes.items() if isinstance(out, TokenConflictError)]
+    assert len(applied) == 1 and len(failed) == 1, outcomes
+    assert loader_db.query('SELECT token FROM "kontent_sync_state"') == [(f"T1-{applied[0]}",)]
+    assert loader_db.query('SELECT id FROM "kontent_items"') == [(f"item-{applied[0]}",)]
