@@ -39,6 +39,7 @@ def test_every_declared_module_and_class_imports():
         for e in info[kind]
         for m in e["python-modules"]
     ]
+    modules += [t["python-module"] for t in info["transfers"]]
     for module in modules:
         importlib.import_module(module)
     for conn in info["connection-types"]:

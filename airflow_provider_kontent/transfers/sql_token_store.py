@@ -175,11 +175,3 @@ class SqlTokenStore(TokenStore):
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def check_state_table(session: SqlSession, store: SqlTokenStore) -> None:
-    """Raise a clear error when the state table is missing in the load's database."""
-    try:
-        store.create_table(session)
-    except Exception as err:
-        raise SqlLoadError(f"{session.label}: cannot create the token table {store.table!r}: {err}") from err
