@@ -126,7 +126,20 @@ class SqlDialect:
         """
         # PostgreSQL names the stored row through an alias (the table may be schema-qualified)
         target = f"{table} AS stored" if self.name == "postgresql" else table
-        insert = self.insert(target, columns, logical=logical)
+        return self.upsert_from(
+            self.insert(target, columns, logical=logical), table, columns, keys, keep_when_null=keep_when_null
+        )
+
+    def upsert_from(
+        self,
+        insert: str,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        *,
+        keep_when_null: Sequence[str] = (),
+    ) -> str | None:
+        """``insert`` (``INSERT INTO <table> [AS stored] (..) VALUES/SELECT ..``) made an upsert."""
         quoted = {c: self.quote(c) for c in columns}
         updates = []
         for column in columns:

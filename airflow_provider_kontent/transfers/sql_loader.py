@@ -37,6 +37,7 @@ from airflow_provider_kontent.client.dependents import (
     type_filter,
 )
 from airflow_provider_kontent.client.models import ChangeType
+from airflow_provider_kontent.transfers.sql_bulk import copy_insert, copy_upsert, supports_copy
 from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError, SqlSession, from_json
 from airflow_provider_kontent.transfers.sql_rows import KIND_TABLES, entity_row, item_row
 from airflow_provider_kontent.transfers.sql_schema import PRIMARY_KEYS, TABLE_COLUMNS, MirrorTables
@@ -161,6 +162,9 @@ class SqlMirror:
         if self.typed is not None and table == "items":
             self.typed.upsert_rows(rows)
         if sql is not None:
+            bulk = len(values) > 1 and supports_copy(self.session)
+            if bulk and copy_upsert(self.session, name, columns, keys, values, keep_when_null=keep):
+                return
             self.session.executemany(sql, values, on_error=on_error)
             return
         # delete-then-insert: fill the kept columns from the stored rows first
@@ -196,6 +200,8 @@ class SqlMirror:
         columns = ["load_run", "source", "kind", "entity_id", "language", "codename", "action", "timestamp"]
         sql = self.d.insert(self.tables["load_log"], columns)
         rows = [(self.load_run, *entry) for entry in entries]
+        if supports_copy(self.session) and copy_insert(self.session, self.tables["load_log"], columns, rows):
+            return
         self.session.executemany(sql, rows, on_error=self._error("load_log", ("load_run", "source", "kind")))
 
     # --- MirrorState for the refresh plan -----------------------------------------------------

@@ -44,6 +44,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_kontent.transfers.sql_bulk import copy_upsert, supports_copy
 from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError, SqlSession
 from airflow_provider_kontent.transfers.sql_schema import MirrorTables
 
@@ -251,6 +252,9 @@ class TypedTables:
             values.append([self.d.param(columns[c], merged.get(c)) for c in names])
         sql = self.d.upsert(self._qualified(table), names, ("id", "language"), logical=columns)
         describe = self._describe(table)
+        bulk = sql is not None and len(values) > 1 and supports_copy(self.session)
+        if bulk and copy_upsert(self.session, self._qualified(table), names, ("id", "language"), values):
+            return
         if sql is None:  # delete-then-insert
             keys = [tuple(v[:2]) for v in values]
             self._delete(table, keys)
