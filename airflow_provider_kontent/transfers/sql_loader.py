@@ -361,20 +361,30 @@ class SqlMirror:
 
     # --- deleting by absence, with a witness ------------------------------------------------------
     def _delete_where(self, counts: Counter, kind: str, where: str, args: tuple, *, source: str = "") -> int:
-        """Delete the rows of ``kind``'s table matching ``where``, logging each one."""
+        """Delete the rows of ``kind``'s table matching ``where``, logging each one.
+
+        In batches (``LIMIT``; a deleted row no longer matches), so a snapshot that replaces most of a
+        large mirror does not hold every key in memory. Databases without ``LIMIT`` take one pass.
+        """
         table = KIND_TABLES[kind]
         q = self.d.quote
         language = q("language") if kind == "item" else "NULL"
-        rows = self.session.query(
-            f"SELECT {q('id')}, {language}, {q('codename')} FROM {self.tables[table]} WHERE {where}", args
+        limit = f" LIMIT {int(self.batch_size)}" if self.d.name != "generic" else ""
+        select = (
+            f"SELECT {q('id')}, {language}, {q('codename')} FROM {self.tables[table]} WHERE {where}{limit}"
         )
-        if not rows:
-            return 0
-        keys = [(r[0], r[1]) if kind == "item" else (r[0],) for r in rows]
-        self.delete_keys(table, keys)
-        self.write_log([(source or self.source, kind, r[0], r[1], r[2], "delete", None) for r in rows])
-        counts[kind] += len(rows)
-        return len(rows)
+        total = 0
+        while True:
+            rows = self.session.query(select, args)
+            if not rows:
+                return total
+            keys = [(r[0], r[1]) if kind == "item" else (r[0],) for r in rows]
+            self.delete_keys(table, keys)
+            self.write_log([(source or self.source, kind, r[0], r[1], r[2], "delete", None) for r in rows])
+            counts[kind] += len(rows)
+            total += len(rows)
+            if not limit:
+                return total
 
     def _replace(self, snapshot: SnapshotCheck, served: Counter, result: LoadResult) -> None:
         """A snapshot is the whole truth: rows it did not write go, once ``/items`` agrees on the counts."""

@@ -209,3 +209,21 @@ def test_a_refresh_cut_short_by_a_lost_header_deletes_nothing(sync):
     assert sync.load(summary)["applied"] is True
     assert sync.db.query('SELECT DISTINCT type FROM "kontent_items"') == [("story",)]
     assert sync.items() == before
+
+
+def test_a_reexported_snapshot_replaces_the_mirror_in_batches(sync):
+    sync.ctl.upsert_type(sync.env_id, "article", elements=TEXT)
+    ids = [
+        sync.ctl.upsert_item(
+            sync.env_id, f"a{n}", "article", "en-US", name=f"A{n}", elements={"title": f"A{n}"}
+        )
+        for n in range(5)
+    ]
+    assert sync.load(sync.init())["applied"] is True  # not confirmed: the next init exports again
+    for item_id in ids[1:]:
+        sync.ctl.delete_item(sync.env_id, item_id)
+    result = sync.load(sync.init(), batch_size=2)  # the prune deletes in batches of two
+    assert result["deletes"] == {"item": 4}
+    assert sync.items() == [("a0", "en-US", "A0")]
+    deleted = sync.db.query("SELECT COUNT(*) FROM \"kontent_load_log\" WHERE action = 'delete'")
+    assert deleted == [(4,)]
