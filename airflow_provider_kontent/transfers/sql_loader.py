@@ -32,17 +32,15 @@ from airflow_provider_kontent.client.dependents import (
     RefreshPlan,
     check_served,
     normalize_kind,
-    read_scope,
-    read_variants,
-    type_filter,
 )
 from airflow_provider_kontent.client.models import ChangeType
 from airflow_provider_kontent.transfers.sql_bulk import copy_insert, copy_upsert, supports_copy
 from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError, SqlSession, from_json
+from airflow_provider_kontent.transfers.sql_refresh import refresh_dependents
 from airflow_provider_kontent.transfers.sql_rows import KIND_TABLES, entity_row, item_row
 from airflow_provider_kontent.transfers.sql_schema import PRIMARY_KEYS, TABLE_COLUMNS, MirrorTables
 
-__all__ = ["LoadResult", "SnapshotCheck", "SqlMirror"]
+__all__ = ["Batches", "LoadResult", "SnapshotCheck", "SqlMirror"]
 
 #: Columns that keep their stored value when a change brings none (content that could not be fetched).
 _KEEP_WHEN_NULL = ("elements", "modular_content", "terms")
@@ -88,7 +86,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-class _Batches:
+class Batches:
     """Pending upserts, deletes and log rows per table, flushed every ``size`` rows."""
 
     def __init__(self, mirror: SqlMirror, size: int) -> None:
@@ -137,6 +135,10 @@ class SqlMirror:
         self.load_run = ""
         self.source = ""
         self.loaded_at = ""
+
+    def batches(self) -> Batches:
+        """Pending writes flushed every ``batch_size`` rows (used by the dependent refresh too)."""
+        return Batches(self, self.batch_size)
 
     # --- row writing ---------------------------------------------------------------------------
     def _error(self, table: str, key_columns: tuple[str, ...]) -> Callable[[Any, Exception], str]:
@@ -254,7 +256,7 @@ class SqlMirror:
             self._forget_run(refresh is not None)
             plan = refresh[1] if refresh is not None else None
             inactive = set(self.languages(active=False))
-            batches = _Batches(self, self.batch_size)
+            batches = Batches(self, self.batch_size)
             served: Counter = Counter()
             purge: set[str] = set()
             for position, record in enumerate(records):
@@ -263,9 +265,9 @@ class SqlMirror:
             if snapshot is not None:
                 self._replace(snapshot, served, result)
             for language in sorted(purge):
-                self._delete_where(result.deletes, "item", f"{self.d.quote('language')} = ?", (language,))
+                self.delete_where(result.deletes, "item", f"{self.d.quote('language')} = ?", (language,))
             if refresh is not None and plan is not None:
-                self._refresh(refresh[0], plan, refresh[2], result)
+                refresh_dependents(self, refresh[0], plan, refresh[2], result)
             self._record_load(result, tokens)
         return result
 
@@ -283,7 +285,7 @@ class SqlMirror:
         self,
         record: Mapping[str, Any],
         position: int,
-        batches: _Batches,
+        batches: Batches,
         result: LoadResult,
         plan: RefreshPlan | None,
         inactive: set[str],
@@ -360,7 +362,7 @@ class SqlMirror:
         )
 
     # --- deleting by absence, with a witness ------------------------------------------------------
-    def _delete_where(self, counts: Counter, kind: str, where: str, args: tuple, *, source: str = "") -> int:
+    def delete_where(self, counts: Counter, kind: str, where: str, args: tuple, *, source: str = "") -> int:
         """Delete the rows of ``kind``'s table matching ``where``, logging each one.
 
         In batches (``LIMIT``; a deleted row no longer matches), so a snapshot that replaces most of a
@@ -398,129 +400,14 @@ class SqlMirror:
                     f"{self.session.label}, table {self.tables.raw('items')}: {err}"
                 ) from None
         stale = f"({self.d.quote('load_id')} <> ? OR {self.d.quote('load_id')} IS NULL)"
-        self._delete_where(result.deletes, "item", stale, (self.load_id,))
+        self.delete_where(result.deletes, "item", stale, (self.load_id,))
         if result.upserts["type"] or result.upserts["language"]:  # the content model came with it
-            self._delete_where(result.deletes, "type", stale, (self.load_id,))
-            self._delete_where(result.deletes, "taxonomy", stale, (self.load_id,))
+            self.delete_where(result.deletes, "type", stale, (self.load_id,))
+            self.delete_where(result.deletes, "taxonomy", stale, (self.load_id,))
             self.session.execute(
                 f"UPDATE {self.tables['languages']} SET {self.d.quote('active')} = ? WHERE {stale}",
                 (False, self.load_id),
             )
-
-    # --- dependent refresh ----------------------------------------------------------------------
-    def _refresh(
-        self, client: Any, plan: RefreshPlan, types: list[Mapping[str, Any]], result: LoadResult
-    ) -> None:
-        q = self.d.quote
-        counts = result.refreshed
-        if plan.component_ids:  # rows an earlier loader stored for components
-            ids = sorted(plan.component_ids)
-            self._delete_where(counts, "item", f"{q('id')} IN ({', '.join('?' * len(ids))})", tuple(ids))
-        for language in sorted(plan.purge_languages - plan.reload_languages):
-            self._delete_where(counts, "item", f"{q('language')} = ?", (language,), source="refresh")
-        active = self.languages(active=True)
-        for language in sorted(plan.reload_languages & set(active)):
-            self._refresh_scope(client, language, [], f"{q('language')} = ?", (language,), counts)
-        stored_types = [
-            {"system": {"codename": c}, "elements": from_json(e) or {}}
-            for c, e in self.session.query(
-                f"SELECT {q('codename')}, {q('elements')} FROM {self.tables['types']}"
-            )
-        ]
-        stale = plan.stale_types([*types, *stored_types])
-        if stale:
-            names = sorted(stale)
-            where = f"{q('language')} = ? AND {q('type')} IN ({', '.join('?' * len(names))})"
-            for language in active:
-                if language not in plan.reload_languages:
-                    self._refresh_scope(
-                        client, language, type_filter(names), where, (language, *names), counts
-                    )
-        self._refresh_parents(client, plan, stale, active, counts)
-
-    def _upsert_contents(self, contents: Iterable[dict[str, Any]], scope_id: str, counts: Counter) -> int:
-        batches = _Batches(self, self.batch_size)
-        n = 0
-        for content in contents:
-            system = content["item"].get("system") or {}
-            record = {
-                "kind": "item",
-                "id": system.get("id"),
-                "language": system.get("language"),
-                "content": content,
-            }
-            row = item_row(record)
-            meta = {"sync_timestamp": system.get("last_modified"), "loaded_at": self.loaded_at}
-            batches.upsert("items", {**row, **meta, "load_run": self.load_run, "load_id": scope_id})
-            batches.add_log(("refresh", "item", row["id"], row["language"], row["codename"], "upsert", None))
-            n += 1
-        batches.flush()
-        counts["upserts"] += n
-        return n
-
-    def _refresh_scope(
-        self,
-        client: Any,
-        language: str,
-        params: list[tuple[str, str]],
-        where: str,
-        args: tuple,
-        counts: Counter,
-    ) -> None:
-        """Upsert what the feed serves for a scope; delete the scope's rows it did not serve, once
-        ``/items`` confirms the feed's count."""
-        scope_id = uuid.uuid4().hex
-        served = self._upsert_contents(read_scope(client, language, params), scope_id, counts)
-        q = self.d.quote
-        gone = self.session.query(
-            f"SELECT COUNT(*) FROM {self.tables['items']} WHERE {where} AND ({q('load_id')} <> ? OR {q('load_id')} IS NULL)",
-            (*args, scope_id),
-        )
-        if gone and gone[0][0]:
-            try:
-                check_served(client, language, params, served, "the dependent refresh")
-            except IncompleteExportError as err:
-                raise IncompleteExportError(
-                    f"{self.session.label}, table {self.tables.raw('items')}: {err}"
-                ) from None
-            self._delete_where(
-                counts,
-                "item",
-                f"{where} AND ({q('load_id')} <> ? OR {q('load_id')} IS NULL)",
-                (*args, scope_id),
-                source="refresh",
-            )
-
-    def _refresh_parents(
-        self, client: Any, plan: RefreshPlan, types: set[str], languages: list[str], counts: Counter
-    ) -> None:
-        """Re-read the items whose stored ``modular_content`` holds a changed component, or a component
-        of a changed type (its rendering follows its type's definition)."""
-        q = self.d.quote
-        parents: dict[str, set[str]] = {}
-        needles = [(c, c, lang) for c, lang in plan.components] + [(t, None, None) for t in sorted(types)]
-        column = self.d.json_text(q("modular_content"))
-        for needle, codename, language in needles:
-            rows = self.session.query(
-                f"SELECT {q('id')}, {q('language')}, {q('modular_content')} FROM {self.tables['items']} "
-                f"WHERE {column} LIKE ?",
-                (f'%"{needle}"%',),
-            )
-            for item_id, item_language, modular in rows:
-                if language is not None and item_language != language:
-                    continue
-                used = from_json(modular) or {}
-                if codename is not None:
-                    hit = codename in used
-                else:
-                    hit = any((c.get("system") or {}).get("type") in types for c in used.values())
-                if hit:
-                    parents.setdefault(item_language, set()).add(item_id)
-        for language in sorted(parents):
-            if language in languages:
-                self._upsert_contents(
-                    read_variants(client, language, parents[language]), self.load_id, counts
-                )
 
     def _record_load(self, result: LoadResult, tokens: tuple[str | None, str | None]) -> None:
         row = {
