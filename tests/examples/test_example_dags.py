@@ -301,3 +301,43 @@ def test_filtered_dag_keeps_only_matching_items(example_env, fresh_variables):
     kept = xcom(second, "report")
     assert sorted((r["codename"], r["language"]) for r in kept) == [("first", "en-US"), ("news", "en-US")]
     assert xcom(second, "pull")["skipped"] == 3
+
+
+@pytest.fixture
+def postgres_mirror(example_env, monkeypatch):
+    """``kontent_mirror`` pointed at a PostgreSQL database of this test's own (after ``example_env``)."""
+    from tests.transfers.conftest import _postgres_target
+
+    yield from _postgres_target(monkeypatch)
+
+
+def test_the_same_dag_mirrors_into_postgresql_when_the_connection_points_there(
+    example_env, postgres_mirror, airflow_db
+):
+    env_id, ctl = example_env["id"], example_env["ctl"]
+    dag = load_dag("kontent_sync_to_sqlite")
+    first = run_dag(dag)
+    assert first.state == "success", task_states(first)
+    ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "First, edited"})
+    second = run_dag(dag)
+    assert second.state == "success", task_states(second)
+    assert postgres_mirror.query('SELECT codename, language FROM "kontent_items" ORDER BY 1, 2') == [
+        ("about", "en-US"),
+        ("first", "de"),
+        ("first", "en-US"),
+        ("second", "en-US"),
+    ]
+    titles = postgres_mirror.query(
+        'SELECT codename, language, title FROM "kontent_type_article" ORDER BY 1, 2'
+    )
+    assert titles == [
+        ("first", "de", "Erste"),
+        ("first", "en-US", "First, edited"),
+        ("second", "en-US", "Second"),
+    ]
+    ((token,),) = postgres_mirror.query('SELECT token FROM "kontent_sync_state"')
+    assert token == xcom(second, "pull")["next_token"]
+    ((elements,),) = postgres_mirror.query(
+        "SELECT elements FROM \"kontent_items\" WHERE codename = 'first' AND language = 'en-US'"
+    )
+    assert elements["title"]["value"] == "First, edited"  # JSONB: a real JSON value
