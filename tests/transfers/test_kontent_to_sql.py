@@ -227,3 +227,26 @@ def test_a_reexported_snapshot_replaces_the_mirror_in_batches(sync):
     assert sync.items() == [("a0", "en-US", "A0")]
     deleted = sync.db.query("SELECT COUNT(*) FROM \"kontent_load_log\" WHERE action = 'delete'")
     assert deleted == [(4,)]
+
+
+def test_variants_of_an_inactive_language_never_enter_the_mirror(kontent_emulator, sql_db, monkeypatch):
+    """The chaos finding: a content-less change of a variant whose language is (then) inactive was stored
+    as a row without elements. Here the edit and the deactivation arrive in one pull; a later pull's
+    content-less change of such a variant is the loader test's case (test_sql_loader.py)."""
+    languages = [{"codename": "en-US", "name": "English"}, {"codename": "de", "name": "German"}]
+    sync = Sync(kontent_emulator, sql_db, monkeypatch, languages=languages)
+    sync.ctl.upsert_type(sync.env_id, "article", elements=TEXT)
+    sync.ctl.upsert_item(sync.env_id, "a0", "article", "en-US", name="A0", elements={"title": "A0"})
+    sync.ctl.upsert_item(sync.env_id, "a0", "article", "de", name="A0 de", elements={"title": "A0 de"})
+    assert sync.load(sync.init())["applied"] is True
+    assert sync.load(sync.pull())["applied"] is True
+    sync.ctl.upsert_item(sync.env_id, "new", "article", "de", name="Neu", elements={"title": "Neu"})
+    sync.ctl.upsert_language(sync.env_id, "de", name="German", active=False)
+    summary = sync.pull()
+    german = [r for r in summary["records"] if r["kind"] == "item" and r["language"] == "de"]
+    assert german and all(r["content"] is None for r in german)  # Delivery no longer serves them
+    result = sync.load(summary)
+    assert result["deletes"]["language"] == 1
+    assert sync.items() == [("a0", "en-US", "A0")]
+    ((active,),) = sync.db.query("SELECT active FROM \"kontent_languages\" WHERE codename = 'de'")
+    assert not active

@@ -134,3 +134,19 @@ def test_names_are_normalised_and_collisions_resolved():
     long = "x" * 80
     first = normalize_name(long, set())
     assert len(first) == 55 and normalize_name(long, {first}) == "x" * 53 + "_2"
+
+
+def test_typed_tables_are_refused_where_ddl_is_not_transactional(loader_db):
+    from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError
+
+    session = loader_db.session()
+    tables = MirrorTables(session.dialect)
+    ensure_schema(session, tables)
+    try:
+        if loader_db.kind != "mariadb":
+            assert TypedTables(session, tables).table_of == {}
+            return
+        with pytest.raises(SqlLoadError, match=r"typed_tables=True needs transactional DDL"):
+            TypedTables(session, tables)
+    finally:
+        session.close()
