@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_kontent._compat import AirflowFailException
+from airflow_provider_kontent.outcomes import KontentTaskFailure
 
 __all__ = [
     "TOKEN_KEY",
@@ -57,8 +57,9 @@ TOKEN_STORES = ("xcom", "variable", "asset")
 _RECORD_FORMAT = 1
 
 
-class KontentTokenError(AirflowFailException):
-    """A token problem that a retry cannot fix (the task fails without retrying)."""
+class KontentTokenError(KontentTaskFailure):
+    """A token problem that a retry cannot fix (the task fails without retrying, even in a sensor with
+    ``soft_fail=True``: see ``airflow_provider_kontent.outcomes``)."""
 
 
 class TokenMismatchError(KontentTokenError):

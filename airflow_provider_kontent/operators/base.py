@@ -31,7 +31,6 @@ __all__ = [
     "as_storage_path",
     "connection_label",
     "default_deferrable",
-    "pending_summary",
 ]
 
 
@@ -39,8 +38,9 @@ def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -
     """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``;
     ``None`` when the argument is not set (empty), which means "deliver through XCom".
 
-    A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``ValueError`` that
-    names the argument and, through ``where``, the task's connection, so the failing task is obvious.
+    A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``KontentConfigError``
+    (a ``ValueError``; permanent, so the task is not retried) that names the argument and, through
+    ``where``, the task's connection, so the failing task is obvious.
     """
     if not value:
         return None
@@ -51,7 +51,9 @@ def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -
     try:
         return ObjectStoragePath(str(value))
     except ValueError as err:
-        raise ValueError(f"{where}{what} {str(value)!r} cannot be opened: {err}") from err
+        from airflow_provider_kontent.client import KontentConfigError
+
+        raise KontentConfigError(f"{where}{what} {str(value)!r} cannot be opened: {err}", field=what) from err
 
 
 def connection_label(kontent_conn_id: Any) -> str:
@@ -92,15 +94,6 @@ def add_asset(kwargs: dict[str, Any], asset: Any, where: str) -> None:
     if asset not in items:
         items.append(asset)
     kwargs[where] = items
-
-
-def pending_summary(token: str, deltas: list[Any]) -> dict[str, Any]:
-    """The sensor's and trigger's result: counts per entity array and change type (a lower bound)."""
-    pending: dict[str, dict[str, int]] = {}
-    for delta in deltas:
-        per_kind = pending.setdefault(delta.kind.array, {})
-        per_kind[delta.change_type.value] = per_kind.get(delta.change_type.value, 0) + 1
-    return {"token": token, "pending": pending, "total": len(deltas)}
 
 
 class KontentBaseOperator(BaseOperator):

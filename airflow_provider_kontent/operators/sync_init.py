@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.client import item_content
 from airflow_provider_kontent.handoff import (
     HandoffTooLargeError,
@@ -14,6 +13,7 @@ from airflow_provider_kontent.handoff import (
     delta_record,
 )
 from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
 from airflow_provider_kontent.tokens import TokenRecord, short_token
 
 if TYPE_CHECKING:
@@ -75,10 +75,11 @@ class KontentSyncInitOperator(KontentBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            return self._initialize(context)
+            with airflow_outcomes():
+                return self._initialize(context)
         except HandoffTooLargeError as err:
             # A retry would export the same too-big snapshot again: fail without retrying.
-            raise AirflowFailException(
+            raise KontentTaskFailure(
                 f"{self.connection_label}: {err} (for this init's snapshot the directory setting is "
                 "snapshot_path)"
             ) from None

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.client.models import parse_timestamp
 from airflow_provider_kontent.handoff import HandoffTooLargeError, NdjsonSink, XComSink, drain
 from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
 from airflow_provider_kontent.tokens import TokenStore, short_token
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ class KontentSyncPullOperator(KontentBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            return self._pull(context)
+            with airflow_outcomes():
+                return self._pull(context)
         finally:
             self.close_hook()
 
@@ -109,7 +110,7 @@ class KontentSyncPullOperator(KontentBaseOperator):
                 include_content=self.include_content,
             )
         except HandoffTooLargeError as err:
-            raise AirflowFailException(f"{self.connection_label}: {err}") from None
+            raise KontentTaskFailure(f"{self.connection_label}: {err}") from None
         except BaseException:
             sink.abort()
             raise

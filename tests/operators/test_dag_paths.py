@@ -135,7 +135,7 @@ def test_mismatch_and_xcom_size_guard_fail_without_moving_tokens(airflow_db, kon
         "wrong_mode": "failed",
         "missing": "failed",
     }
-    assert FAILURES["guard"].startswith("AirflowFailException") and "max_xcom_bytes=500" in FAILURES["guard"]
+    assert FAILURES["guard"].startswith("KontentTaskFailure") and "max_xcom_bytes=500" in FAILURES["guard"]
     assert "output_path" in FAILURES["guard"]
     assert FAILURES["other_env"].startswith("TokenMismatchError") and "environment" in FAILURES["other_env"]
     assert (
