@@ -22,7 +22,8 @@ from airflow_provider_kontent.tokens import (
     VariableTokenStore,
     XComTokenStore,
     default_variable_key,
-    short_token,
+    legacy_variable_key,
+    token_fingerprint,
 )
 
 __all__ = [
@@ -112,7 +113,8 @@ class KontentBaseOperator(BaseOperator):
     :param kontent_conn_id: Kontent connection (templated).
     :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
     :param variable_key: Variable name for ``token_store="variable"`` (templated); default
-        ``kontent_sync_token__<kontent_conn_id>``.
+        ``kontent_sync_cursor__<kontent_conn_id>`` (a record under the earlier default
+        ``kontent_sync_token__<kontent_conn_id>`` is still read while the new one is empty).
     :param asset: the Kontent asset whose state holds the token for ``token_store="asset"``; added to the
         task's inlets, or outlets where the class sets ``asset_attachment = "outlets"`` (the pull).
     :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
@@ -202,7 +204,12 @@ class KontentBaseOperator(BaseOperator):
 
     def resolve_store(self, context: Mapping[str, Any]) -> TokenStore:
         if self.token_store == "variable":
-            return VariableTokenStore(self.variable_key or default_variable_key(self.kontent_conn_id))
+            if self.variable_key:
+                return VariableTokenStore(self.variable_key)
+            return VariableTokenStore(
+                default_variable_key(self.kontent_conn_id),
+                legacy_key=legacy_variable_key(self.kontent_conn_id),
+            )
         if self.token_store == "asset":
             return AssetTokenStore(context, self.asset)
         task = context.get("task", self)
@@ -247,8 +254,8 @@ class KontentBaseOperator(BaseOperator):
         if committed:
             self.log.info(
                 "Committed token %s -> %s in %s",
-                short_token(previous_token),
-                short_token(next_token),
+                token_fingerprint(previous_token),
+                token_fingerprint(next_token),
                 store.location,
             )
         return committed

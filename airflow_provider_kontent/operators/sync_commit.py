@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_kontent.operators.base import KontentBaseOperator
 from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
-from airflow_provider_kontent.tokens import short_token, xcom_pull_same_map_index
+from airflow_provider_kontent.tokens import token_fingerprint, xcom_pull_same_map_index
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -79,7 +79,9 @@ class KontentSyncCommitOperator(KontentBaseOperator):
         previous_token, next_token = str(summary["previous_token"]), str(summary["next_token"])
         committed = self.commit_next_token(store, previous_token=previous_token, next_token=next_token)
         if not committed:
-            self.log.info("Token %s was already committed in %s", short_token(next_token), store.location)
+            self.log.info(
+                "Token %s was already committed in %s", token_fingerprint(next_token), store.location
+            )
         return {
             "committed": committed,
             "previous_token": previous_token,

@@ -13,7 +13,7 @@ from airflow_provider_kontent._compat import AirflowSensorTimeout, AirflowSkipEx
 from airflow_provider_kontent.client.lookahead import Lookahead
 from airflow_provider_kontent.operators.base import KontentBaseOperator, default_deferrable
 from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
-from airflow_provider_kontent.tokens import short_token
+from airflow_provider_kontent.tokens import token_fingerprint
 from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 
 if TYPE_CHECKING:
@@ -99,12 +99,14 @@ class KontentSyncSensor(KontentBaseOperator, BaseSensorOperator):
         if look.skipped:
             self.log.info("%d change(s) after the token are all filtered out", look.skipped)
         self._lookahead = (token, look.cursor)
-        self.log.info("No matching Kontent changes after token %s yet", short_token(token))
+        self.log.info("No matching Kontent changes after token %s yet", token_fingerprint(token))
         return False
 
     def _found(self, result: dict[str, Any]) -> dict[str, Any]:
         self.log.info(
-            "Kontent changes pending after token %s: %s", short_token(result["token"]), result["pending"]
+            "Kontent changes pending after token %s: %s",
+            token_fingerprint(result["token"]),
+            result["pending"],
         )
         return result
 

@@ -19,7 +19,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_kontent.client.lookahead import Lookahead
 from airflow_provider_kontent.outcomes import is_retryable
-from airflow_provider_kontent.tokens import short_token
+from airflow_provider_kontent.tokens import token_fingerprint
 
 __all__ = ["KontentSyncTrigger"]
 
@@ -90,7 +90,7 @@ class KontentSyncTrigger(BaseTrigger):
             {
                 "status": "error",
                 "timeout": True,
-                "message": f"no matching Kontent changes after token {short_token(self.token)} before the "
+                "message": f"no matching Kontent changes after token {token_fingerprint(self.token)} before the "
                 "sensor timeout",
             }
         )
