@@ -78,7 +78,7 @@ class TokenNotFoundError(KontentTokenError):
     """No token is stored (the init task has not run, or wrote to another store or key)."""
 
 
-class TokenRecordCorruptError(KontentTokenError):
+class TokenRecordCorruptError(TokenMismatchError):
     """The store holds something that is not a token record (e.g. a Variable edited by hand).
 
     Never replaced by a fresh init: that would silently drop every change since the lost token.
@@ -193,7 +193,7 @@ class TokenRecord:
     def from_dict(cls, value: Any, *, source: str = "the token store") -> TokenRecord:
         """Parse a stored record; anything else is a clear error naming where it came from."""
         if isinstance(value, str):
-            raise TokenMismatchError(
+            raise TokenRecordCorruptError(
                 f"{source} holds a bare string, not a Kontent token record. Tokens are stored as JSON "
                 "records (token, environment, mode, API version, filters); re-initialize with "
                 "KontentSyncInitOperator(reinitialize=True) or pass the token explicitly with token=..."
@@ -204,7 +204,7 @@ class TokenRecord:
             )
         missing = [name for name in ("token", "environment_id", "mode", "api_version") if not value.get(name)]
         if missing:
-            raise TokenMismatchError(f"{source} holds a token record without {', '.join(missing)}")
+            raise TokenRecordCorruptError(f"{source} holds a token record without {', '.join(missing)}")
         token = value["token"]
         if not isinstance(token, str) or any(ch.isspace() or not ch.isprintable() for ch in token):
             raise TokenRecordCorruptError(
@@ -214,12 +214,12 @@ class TokenRecord:
         try:
             api_version = int(value["api_version"])
         except (TypeError, ValueError):
-            raise TokenMismatchError(
+            raise TokenRecordCorruptError(
                 f"{source} holds a token record with a non-numeric api_version"
             ) from None
         filters = value.get("filters") or {}
         if not isinstance(filters, Mapping):
-            raise TokenMismatchError(f"{source} holds a token record whose filters are not a mapping")
+            raise TokenRecordCorruptError(f"{source} holds a token record whose filters are not a mapping")
         return cls(
             token=str(value["token"]),
             environment_id=str(value["environment_id"]),
