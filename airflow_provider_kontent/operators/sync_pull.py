@@ -69,8 +69,12 @@ class KontentSyncPullOperator(KontentBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if max_pages is not None and max_pages < 1:
-            raise ValueError(f"{self.connection_label}: max_pages must be >= 1 or None; got {max_pages!r}")
+        if max_pages is not None and (
+            isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1
+        ):
+            raise ValueError(
+                f"{self.connection_label}: max_pages must be a whole number >= 1, or None; got {max_pages!r}"
+            )
         self.token = token
         self.max_pages = max_pages
         self.include_content = include_content
