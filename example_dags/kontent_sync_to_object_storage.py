@@ -72,8 +72,8 @@ with DAG(
         **TOKEN_LOCATION,
         poke_interval=SENSOR_POKE_INTERVAL,
         timeout=SENSOR_TIMEOUT,
-        mode="reschedule",
-        soft_fail=True,
+        deferrable=True,  # waits in the triggerer, no worker slot (README: choosing how the sensor waits)
+        soft_fail=True,  # skips only when nothing changed before the timeout; real errors fail
     )
 
     pull = KontentSyncPullOperator(
