@@ -78,8 +78,8 @@ def test_stored_token_is_the_x_continuation_of_the_last_empty_response(
 
     stored = db_variable(key)["token"]
     assert stored == last_token, (
-        f"the store holds {stored[:16]}..., not the X-Continuation of the last (empty) response "
-        f"{last_token[:16]}... (the one before it was {before_last[:16]}...)"
+        f"the store holds ...{stored[-12:]}, not the X-Continuation of the last (empty) response "
+        f"...{last_token[-12:]} (the one before it was ...{before_last[-12:]})"
     )
     assert SUMMARIES[-1]["pages"] == 4 and SUMMARIES[-1]["kept"] == 5
     assert SUMMARIES[-1]["next_token"] == last_token
