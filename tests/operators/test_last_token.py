@@ -47,7 +47,9 @@ def test_stored_token_is_the_x_continuation_of_the_last_empty_response(
     key = f"kontent_last_token_{commit_token}"
     with KontentClient(ClientConfig(env_id, base_url=kontent_emulator.base_url)) as client:
         token = client.init_sync()
-    set_db_variable(key, TokenRecord.new(token, environment_id=env_id, mode="public", api_version=2).to_dict())
+    set_db_variable(
+        key, TokenRecord.new(token, environment_id=env_id, mode="public", api_version=2).to_dict()
+    )
     for i in range(5):
         ctl.upsert_item(env_id, f"item{i}", "article", "en-US", elements={"title": f"T{i}"})
     ctl.clear_requests()
