@@ -50,7 +50,7 @@ def _record(codename: str, timestamp: str, name: str) -> dict[str, Any]:
     return delta_record(delta)
 
 
-# two pages; the second brings a later change of "a1" (as long as "Caf\\u00e9" once escaped), which
+# two pages; the second brings a later change of "a1" (as long as "Caf\u00e9" once escaped), which
 # replaces the first
 PAGES = [
     [
