@@ -178,14 +178,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            if fault is not None and fault.action == "no_continuation" and name.lower() == "x-continuation":
-                continue
+        for name, value in self._response_headers(headers, fault).items():
             self.send_header(name, value)
         if fault is not None and fault.action == "cut_body":
             self.send_header("Connection", "close")
-        if fault is not None and fault.action == "stale" and not self._waits_for_new_content():
-            self.send_header("X-Stale-Content", "1")
         self.end_headers()
         if fault is not None and fault.action == "cut_body":
             self.wfile.write(payload[: len(payload) // 2])
@@ -195,6 +191,19 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(payload)
+
+    def _response_headers(self, headers: Mapping[str, str], fault: Fault | None) -> dict[str, str]:
+        """The API headers a response carries after faults (what ``_send`` sends and the log records)."""
+        sent = {
+            name: value
+            for name, value in headers.items()
+            if not (
+                fault is not None and fault.action == "no_continuation" and name.lower() == "x-continuation"
+            )
+        }
+        if fault is not None and fault.action == "stale" and not self._waits_for_new_content():
+            sent["X-Stale-Content"] = "1"
+        return sent
 
     def _waits_for_new_content(self) -> bool:
         """``X-KC-Wait-For-Loading-New-Content: true``: Kontent.ai then never answers from a stale cache."""
@@ -240,6 +249,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             "env_id": env_id,
             "host": host,
             "fault": None,
+            "response_headers": None,  # the API headers of the response (None when dropped)
         }
         with store.lock:
             fault = store.fault_set.take(method, raw_path, env_id)
@@ -254,6 +264,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             if fault.action == "status":
                 status, payload, extra = self._fault_status(fault)
                 entry["status"] = status
+                entry["response_headers"] = self._response_headers(extra, None)
                 store.log_request(entry)
                 self._send(status, payload, extra)
                 return
@@ -265,6 +276,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         except Exception as exc:
             status, payload, extra = 500, _internal_error(exc), {}
         entry["status"] = status
+        entry["response_headers"] = self._response_headers(extra, fault)
         store.log_request(entry)
         self._send(status, payload, extra, fault)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 import requests
 
 from airflow_provider_kontent.testing import KontentEmulator
@@ -74,6 +75,29 @@ def test_request_log_redacts_authorization(make_driver):
     assert driver.env["secure_key"] not in repr(log)
     driver.control.clear_requests()
     assert driver.control.requests() == []
+
+
+def test_request_log_records_the_response_headers_sent(driver):
+    """The log keeps each response's API headers as sent, so a test can compare a stored token with the
+    ``X-Continuation`` Kontent actually answered (faults that change headers change the record too)."""
+    token = driver.init()
+    response = driver.get(token)
+    driver.control.inject_fault("no_continuation", path=r"/sync$")
+    without = driver.get(token)
+    driver.control.inject_fault("status", status=429, retry_after=3, path=r"/sync$")
+    limited = driver.get(token)
+    driver.control.inject_fault("drop", path=r"/sync$")
+    with pytest.raises(requests.ConnectionError):
+        driver.get(token)
+    log = driver.control.requests(driver.env_id)
+    assert [r["status"] for r in log] == [200, 200, 200, 429, None]
+    assert log[0]["response_headers"] == {"X-Continuation": token}
+    assert log[1]["response_headers"]["X-Continuation"] == response.headers["X-Continuation"] != token
+    assert "X-Continuation" not in without.headers and "X-Continuation" not in log[2]["response_headers"]
+    assert (
+        log[3]["response_headers"] == {"Retry-After": limited.headers["Retry-After"]} == {"Retry-After": "3"}
+    )
+    assert log[4]["response_headers"] is None  # dropped: no response at all
 
 
 def test_request_log_filters_by_environment(make_driver):
