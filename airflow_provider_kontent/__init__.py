@@ -54,9 +54,10 @@ CONN_FIELDS: dict[str, dict] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, dict] = {
-    # The port stays visible: it completes a base URL override that names no port, and Airflow's UI
-    # sends a hidden port as 0, which its test endpoint then refuses as "differs from the stored
-    # connection" (see the README's troubleshooting).
+    # The port stays visible: it completes a base URL override that names no port, and it is the way
+    # round an Airflow 3.3 bug: the Test button sends a stored empty port as 0, which the test endpoint
+    # refuses as "differs from the stored connection" (apache/airflow#73298); a stored 0 matches and
+    # means "no port" to the hook (see the README's troubleshooting).
     "hidden-fields": ["schema", "login"],
     "relabeling": {
         "host": "Base URL override",
@@ -65,7 +66,7 @@ UI_FIELD_BEHAVIOUR: dict[str, dict] = {
     },
     "placeholders": {
         "host": "empty = https://deliver.kontent.ai (public and secure mode)",
-        "port": "empty = the URL's own port",
+        "port": "empty or 0 = the URL's own port",
         "password": "secure-access or preview key; empty for public mode",
         "environment_id": "8d20758c-d74c-4f59-ae04-ee928c0816b7",
         "mode": "public",

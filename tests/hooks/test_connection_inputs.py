@@ -23,10 +23,20 @@ def _conn(monkeypatch, host=None, password=None, port=None, **extra) -> None:
 
 
 def test_the_port_field_is_not_hidden():
-    """Airflow's UI posts a hidden port as 0 against the stored null, and its test endpoint then answers
-    "The host or port to test differs from the stored connection" for every saved connection."""
+    """Airflow 3.3's Test button posts a stored empty port as 0, and its test endpoint then answers "The
+    host or port to test differs from the stored connection" (apache/airflow#73298). Storing 0 is the
+    way round it, so the field must be there to type it into."""
     assert "port" not in UI_FIELD_BEHAVIOUR["hidden-fields"]
     assert "port" in UI_FIELD_BEHAVIOUR["relabeling"]
+    assert "0" in UI_FIELD_BEHAVIOUR["placeholders"]["port"]
+
+
+@pytest.mark.parametrize("port", [None, 0])
+def test_port_0_means_no_port(monkeypatch, port):
+    """The UI workaround stores port 0: it must leave the base URL override as it is."""
+    for host in ("http://127.0.0.1:8123/kontent", "http://127.0.0.1/kontent"):
+        _conn(monkeypatch, host, port=port, environment_id=ENV)
+        assert KontentHook(CONN_ID).client_config.effective_base_url == host
 
 
 def test_placeholders_show_the_defaults_and_a_valid_guid():
