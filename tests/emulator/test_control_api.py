@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from airflow_provider_kontent.testing import EmulatorControlError
-from airflow_provider_kontent.testing.state import CONTROL_METHODS, EmulatorStore
+from airflow_provider_kontent.testing import EmulatorControlError, EmulatorStore
+from airflow_provider_kontent.testing.control.operations import OPERATIONS
 
 
 def test_store_and_control_mirror_each_other():
@@ -14,12 +14,11 @@ def test_store_and_control_mirror_each_other():
 
     from airflow_provider_kontent.testing import EmulatorControl
 
-    for name in CONTROL_METHODS:
+    for name, operation in OPERATIONS.items():
+        declared = list(operation.arguments.model_fields)
         store_params = list(inspect.signature(getattr(EmulatorStore, name)).parameters)[1:]
         control_params = list(inspect.signature(getattr(EmulatorControl, name)).parameters)[1:]
-        if control_params == ["env_id", "settings"]:  # update_environment takes **settings
-            continue
-        assert store_params == control_params, name
+        assert store_params == control_params == declared, name
 
 
 def test_environment_lifecycle(emulator):
@@ -170,7 +169,6 @@ def test_reset_drops_everything(emulator, driver):
 
 
 def test_seed_demo_when_available(emulator):
-    pytest.importorskip("airflow_provider_kontent.testing.seed")
     env = emulator.control.seed("demo")
     assert env["id"] == "0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
     assert emulator.control.seed("demo")["id"] == env["id"]  # idempotent

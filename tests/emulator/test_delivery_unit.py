@@ -12,14 +12,7 @@ import uuid
 
 import pytest
 
-from airflow_provider_kontent.testing.delivery import handle_delivery
-from airflow_provider_kontent.testing.elements import (
-    EMPTY_RICH_TEXT,
-    component_codename,
-    render_elements,
-    render_item,
-)
-from airflow_provider_kontent.testing.model import (
+from airflow_provider_kontent.testing.backend.model import (
     ContentType,
     Environment,
     Item,
@@ -28,6 +21,13 @@ from airflow_provider_kontent.testing.model import (
     Variant,
     VariantVersion,
 )
+from airflow_provider_kontent.testing.delivery_api.element_rendering import (
+    EMPTY_RICH_TEXT,
+    component_codename,
+    render_elements,
+    render_item,
+)
+from airflow_provider_kontent.testing.delivery_api.router import handle_delivery
 
 T0 = "2025-01-01T00:00:00.0000000Z"
 COMPONENT_ID = "9c1f0e22-aaaa-01bb-cccc-0d0e0f101112"

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from airflow_provider_kontent.testing import EmulatorControlError
-from airflow_provider_kontent.testing.seed import DEMO_ENVIRONMENT_ID
-from airflow_provider_kontent.testing.state import ELEMENT_TYPES
+from airflow_provider_kontent.testing.backend.model import ELEMENT_TYPES
+from airflow_provider_kontent.testing.backend.seed_demo import DEMO_ENVIRONMENT_ID
 
 TIMEOUT = 10
 
@@ -153,7 +153,7 @@ def test_the_emulator_imports_neither_the_client_nor_airflow():
     code = (
         "import sys\n"
         "from airflow_provider_kontent.testing import KontentEmulator, EmulatorControl\n"
-        "import airflow_provider_kontent.testing.cli, airflow_provider_kontent.testing.seed\n"
+        "import airflow_provider_kontent.testing.cli, airflow_provider_kontent.testing.backend.seed_demo\n"
         "with KontentEmulator(seed='demo') as emu:\n"
         "    EmulatorControl(emu.base_url).health()\n"
         "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith(('airflow.',\n"

@@ -40,7 +40,7 @@ def test_tokens_never_expire_by_default(driver: SyncDriver):
 
 
 def test_expired_token_is_400_error_107_and_replayable_again_without_ttl(make_driver):
-    driver = make_driver(token_ttl_s=3600)
+    driver = make_driver(token_ttl_s=3600, legacy_v1=True)
     assert driver.env["token_ttl_s"] == 3600
     token = driver.init()
     assert driver.get(token).status_code == 200  # well inside the TTL

@@ -7,14 +7,15 @@ from collections import Counter
 import pytest
 import requests
 
-from airflow_provider_kontent.testing.delivery import handle_delivery
-from airflow_provider_kontent.testing.seed import (
+from airflow_provider_kontent.testing import EmulatorStore
+from airflow_provider_kontent.testing.backend.model import ELEMENT_TYPES
+from airflow_provider_kontent.testing.backend.seed_demo import (
     DEMO_ENVIRONMENT_ID,
     DEMO_PREVIEW_KEY,
     DEMO_SECURE_KEY,
     build_demo,
 )
-from airflow_provider_kontent.testing.state import ELEMENT_TYPES, EmulatorStore
+from airflow_provider_kontent.testing.delivery_api.router import handle_delivery
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import threading
 import requests
 
 from airflow_provider_kontent.testing import KontentEmulator
-from airflow_provider_kontent.testing.ratelimit import RateLimiter
+from airflow_provider_kontent.testing.backend.throttle import RequestThrottle
 
 
 def _our_threads() -> list[threading.Thread]:
@@ -98,7 +98,7 @@ def test_rate_limit_per_environment_shared_by_hosts(make_driver):
 
 
 def test_rate_limiter_windows_with_a_fixed_clock():
-    limiter = RateLimiter(enabled=True)
+    limiter = RequestThrottle(enabled=True)
     limiter.default.per_second, limiter.default.per_minute = 2, 3
     assert limiter.check("env", now=100.0) is None
     assert limiter.check("env", now=100.1) is None
@@ -127,8 +127,8 @@ def test_rate_limit_off_by_default(driver):
 def test_emulator_constructed_with_rate_limit():
     with KontentEmulator(rate_limit=True) as emu:
         env = emu.control.create_environment()
-        assert emu.store.rate_limiter.config_for(env["id"]).enabled
-        assert emu.store.rate_limiter.config_for(env["id"]).per_second == 100
+        assert emu.store.throttle.config_for(env["id"]).enabled
+        assert emu.store.throttle.config_for(env["id"]).per_second == 100
 
 
 def test_cli_prints_urls_serves_and_stops():

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from airflow_provider_kontent.testing import KontentEmulator
-from airflow_provider_kontent.testing.seed import DEMO_ENVIRONMENT_ID
+from airflow_provider_kontent.testing.backend.seed_demo import DEMO_ENVIRONMENT_ID
 
 MALFORMED = "The continuation token specified in the 'X-Continuation' request header is malformed."
 
@@ -67,7 +67,8 @@ def test_token_of_the_other_host_is_malformed(make_driver):
     assert_malformed(driver.get(driver.init(preview=True), preview=False))
 
 
-def test_token_of_the_other_api_version_is_malformed(driver):
+def test_token_of_the_other_api_version_is_malformed(make_driver):
+    driver = make_driver(legacy_v1=True)
     assert_malformed(driver.get(driver.init(version=1), version=2))
     assert_malformed(driver.get(driver.init(version=2), version=1))
 

@@ -1,4 +1,5 @@
-"""Legacy Sync v1: init filters and operators, language fallbacks, payload, both documented pitfalls."""
+"""Legacy Sync v1 (retired 2026-01-05): answers 404 by default; with ``legacy_v1=True`` init filters and
+operators, language fallbacks, payload and both documented pitfalls still replay."""
 
 from __future__ import annotations
 
@@ -13,9 +14,42 @@ LANGUAGES = [
 ]
 
 
+V1_ROUTES = [("POST", "/sync/init"), ("GET", "/sync")]
+
+
+@pytest.mark.parametrize("preview", [False, True])
+@pytest.mark.parametrize(("method", "path"), V1_ROUTES)
+def test_v1_routes_answer_404_retired_by_default(driver, method, path, preview):
+    assert driver.env["legacy_v1"] is False
+    response = driver.session.request(
+        method, driver.url(path, preview, version=1), headers={**driver.auth(preview), "X-Continuation": "x"}
+    )
+    assert response.status_code == 404
+    body = response.json()
+    assert set(body) == {"message", "request_id", "error_code", "specific_code"}
+    assert "retired on 2026-01-05" in body["message"] and "/v2/" in body["message"]
+    assert body["request_id"] and body["error_code"] == 1
+    assert (
+        driver.session.post(driver.url("/sync/init", preview), headers=driver.auth(preview)).status_code
+        == 200
+    )
+
+
+def test_legacy_v1_knob_turns_v1_on_and_off_again(driver):
+    with pytest.raises(AssertionError):
+        driver.init(version=1)
+    assert driver.control.update_environment(driver.env_id, legacy_v1=True)["legacy_v1"] is True
+    token = driver.init(version=1)
+    driver.control.upsert_item(driver.env_id, "a", "article", "en-US")
+    assert [d["change_type"] for d in driver.deltas(token, version=1)] == ["changed_item"]
+    driver.control.update_environment(driver.env_id, legacy_v1=False)
+    assert driver.get(token, version=1).status_code == 404
+    assert driver.control.update_environment(driver.env_id)["legacy_v1"] is False  # omitted = unchanged
+
+
 @pytest.fixture
 def v1(make_driver):
-    driver = make_driver(languages=LANGUAGES)
+    driver = make_driver(languages=LANGUAGES, legacy_v1=True)
     driver.control.upsert_type(driver.env_id, "page", elements={"title": {"type": "text", "name": "Title"}})
     return driver
 
@@ -54,7 +88,7 @@ def test_init_body_and_payload_with_elements(v1):
 
 
 def test_plain_change_type_style(make_driver):
-    driver = make_driver(v1_change_types="plain")
+    driver = make_driver(v1_change_types="plain", legacy_v1=True)
     token = driver.init(version=1)
     item_id = driver.control.upsert_item(driver.env_id, "a", "article", "en-US")
     driver.control.unpublish(driver.env_id, item_id, "en-US")
@@ -177,7 +211,7 @@ def test_pitfall_item_moved_out_of_filtered_collection_disappears_without_delete
 
 
 def test_v1_paging_and_filters_skip_without_stalling(make_driver):
-    driver = make_driver(page_size=2)
+    driver = make_driver(page_size=2, legacy_v1=True)
     ctl, env = driver.control, driver.env_id
     ctl.upsert_type(env, "page")
     token = driver.init(version=1, params={"system.type": "article"})

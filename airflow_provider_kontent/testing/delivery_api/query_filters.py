@@ -12,13 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_kontent.testing.elements import ARRAY_ELEMENT_TYPES, EMPTY_RICH_TEXT
+from airflow_provider_kontent.testing.delivery_api.element_rendering import (
+    ARRAY_ELEMENT_TYPES,
+    EMPTY_RICH_TEXT,
+)
 
 OPERATORS = frozenset(
     {"eq", "neq", "empty", "nempty", "lt", "lte", "gt", "gte", "range", "in", "nin", "contains", "any", "all"}
 )
 LIST_OPERATORS = frozenset({"range", "in", "nin", "any", "all"})
-COMPARISONS = frozenset({"lt", "lte", "gt", "gte", "range"})
 ARRAY_ONLY = frozenset({"contains", "any", "all"})
 SYSTEM_PROPERTIES = frozenset(
     {"id", "codename", "name", "type", "collection", "language", "last_modified", "workflow", "workflow_step"}

@@ -1,4 +1,8 @@
-"""Kontent.ai's per-environment limit on uncached requests: 100/s and 2,000/min (deliver + preview share it)."""
+"""The emulator's side of Kontent.ai's rate limit: 100 uncached requests/s and 2,000/min per environment.
+
+Deliver and preview share one budget (https://kontent.ai/learn/docs/apis/delivery-api/api-limitations).
+The client has its own, unrelated ``RateLimiter`` that stays under this one; this class throttles.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from airflow_provider_kontent.testing.backend.limits import RATE_PER_MINUTE, RATE_PER_SECOND
+
 
 @dataclass
 class RateLimitConfig:
     enabled: bool = False
-    per_second: int = 100
-    per_minute: int = 2000
+    per_second: int = RATE_PER_SECOND
+    per_minute: int = RATE_PER_MINUTE
 
 
-class RateLimiter:
+class RequestThrottle:
     """Sliding windows per environment. Off by default; switched on per emulator or per environment.
 
     Rejected requests are not counted, so a client that honours ``Retry-After`` gets through.

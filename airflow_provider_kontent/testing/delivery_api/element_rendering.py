@@ -1,8 +1,8 @@
 """Render stored (simple) element values into the Delivery API's element shapes.
 
-The store keeps element values in the simple form of ``docs/architecture.md`` so tests and the control
+The backend keeps element values in the simple form of ``docs/architecture.md`` so tests and the control
 API can write them by hand; Delivery responses and Sync v1 deltas need the rich shapes of
-``kontent-delivery-api.md`` §3. Everything here is a pure function of the model, so the Delivery side
+https://kontent.ai/learn/docs/apis/delivery-api/elements. Everything here is a pure function of the model, so the Delivery side
 and the Sync side render identical payloads.
 
 Simple forms accepted besides the documented ones (compatible extensions):
@@ -24,7 +24,24 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from airflow_provider_kontent.testing.model import ContentType, Environment, Item, VariantVersion
+from airflow_provider_kontent.testing.backend.model import (
+    ContentType,
+    Environment,
+    Item,
+    VariantVersion,
+    component_codename,
+    item_system,
+)
+from airflow_provider_kontent.testing.backend.serving import resolve_language, version_in
+
+__all__ = [
+    "EMPTY_RICH_TEXT",
+    "ElementRenderer",
+    "Rendered",
+    "component_codename",
+    "render_elements",
+    "render_item",
+]
 
 EMPTY_RICH_TEXT = "<p><br></p>"
 OBJECT_TYPE = "application/kenticocloud"
@@ -32,57 +49,11 @@ ARRAY_ELEMENT_TYPES = frozenset({"multiple_choice", "taxonomy", "modular_content
 LINKED_ELEMENT_TYPES = frozenset({"modular_content", "subpages"})
 
 
-def component_codename(component_id: str) -> str:
-    """Kontent.ai names components ``n`` + their id with underscores (they have no codename of their own)."""
-    return "n" + component_id.replace("-", "_")
-
-
 def component_id_from_codename(codename: str) -> str | None:
     """Invert :func:`component_codename`; None when ``codename`` is not shaped like a component's."""
     if not codename.startswith("n") or len(codename) != 37:
         return None
     return codename[1:].replace("_", "-")
-
-
-def served_version(variant: Any, preview: bool) -> VariantVersion | None:
-    """The version a host serves: preview serves the latest, production the published one."""
-    if variant is None:
-        return None
-    return variant.latest if preview else variant.published
-
-
-def version_in(item: Item, language: str, preview: bool) -> VariantVersion | None:
-    """The version of ``item`` in exactly ``language`` that the host can serve (no fallbacks)."""
-    return served_version(item.variants.get(language), preview)
-
-
-def serving_chain(env: Environment, language: str) -> list[str]:
-    """The fallback chain of ``language`` without inactive languages (Kontent.ai serves nothing in them)."""
-    chain = []
-    for codename in env.fallback_chain(language):
-        lang = env.language(codename)
-        if lang is None or lang.active:
-            chain.append(codename)
-    return chain
-
-
-def resolve_in_chain(item: Item, chain: list[str], preview: bool) -> tuple[str | None, VariantVersion | None]:
-    """The first language of ``chain`` in which the host can serve ``item``, with that version."""
-    variants = item.variants
-    for codename in chain:
-        variant = variants.get(codename)
-        if variant is not None:
-            version = variant.latest if preview else variant.published
-            if version is not None:
-                return codename, version
-    return None, None
-
-
-def resolve_language(
-    env: Environment, item: Item, language: str, preview: bool
-) -> tuple[str | None, VariantVersion | None]:
-    """Walk the fallback chain of ``language``; return ``(served_language, version)`` or ``(None, None)``."""
-    return resolve_in_chain(item, serving_chain(env, language), preview)
 
 
 @dataclass
@@ -149,27 +120,6 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def item_system(
-    env: Environment, item: Item, version: VariantVersion, served_language: str
-) -> dict[str, Any]:
-    """The ``system`` object of an item or component as Delivery returns it."""
-    content_type = env.types.get(item.type_id)
-    system: dict[str, Any] = {
-        "id": item.id,
-        "name": item.id if item.is_component else version.name,
-        "codename": component_codename(item.id) if item.is_component else item.codename,
-        "language": served_language,
-        "type": content_type.codename if content_type else "",
-        "collection": item.collection,
-        "sitemap_locations": [],
-        "last_modified": version.last_modified,
-    }
-    if not item.is_component:
-        system["workflow"] = version.workflow
-        system["workflow_step"] = version.workflow_step
-    return system
-
-
 class ElementRenderer:
     """Renders elements for one host (preview or production) and one requested language.
 
@@ -200,13 +150,17 @@ class ElementRenderer:
 
     # -- items -----------------------------------------------------------------------------------
     def render_item(self, item: Item, version: VariantVersion, served_language: str) -> Rendered:
-        elements, components = self._render_elements(
-            item.type_id, version.elements, served_language, version.last_modified, depth=0
-        )
+        elements, components = self.render_elements(item.type_id, version, served_language)
         return Rendered(
             {"system": item_system(self.env, item, version, served_language), "elements": elements},
             components,
         )
+
+    def render_elements(
+        self, type_id: str, version: VariantVersion, language: str
+    ) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
+        """Delivery-shaped elements of one version, with the components they hold (by element)."""
+        return self._render_elements(type_id, version.elements, language, version.last_modified, depth=0)
 
     def _render_elements(
         self,
@@ -436,10 +390,7 @@ def render_elements(
     """
     if preview is None:
         preview = _infer_preview(item, version, language)
-    renderer = ElementRenderer(env, preview)
-    elements, _ = renderer._render_elements(
-        item.type_id, version.elements, language, version.last_modified, 0
-    )
+    elements, _ = ElementRenderer(env, preview).render_elements(item.type_id, version, language)
     return elements
 
 

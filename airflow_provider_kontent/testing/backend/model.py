@@ -1,11 +1,11 @@
 """The emulator's content model: what a Kontent.ai environment holds, independent of HTTP.
 
-Two readers share it: the Sync API side (change logs, tokens) and the Delivery content side (items,
-items-feed, types, taxonomies, languages). Items reference their type by id, not codename, so a type
+Two readers share it: the Sync API (change logs, tokens) and the Delivery API (items, items-feed, types,
+taxonomies, languages). Items reference their type by id, not codename, so a type
 rename behaves as in Kontent.ai (v1 tokens stay bound to the old codename, v2 reports the new one).
 
-Element values are stored in a simple form (see ``docs/architecture.md``) and rendered to Delivery
-shapes on the way out; a variant keeps two versions because production serves the published one and
+Element values are stored in a simple form (see ``docs/architecture.md``) and rendered to Delivery shapes on
+the way out (``delivery_api/element_rendering.py``); a variant keeps two versions because production serves the published one and
 preview the latest one.
 """
 
@@ -13,6 +13,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+# The element types of Kontent.ai content types (https://kontent.ai/learn/docs/apis/delivery-api/elements).
+ELEMENT_TYPES = (
+    "text",
+    "rich_text",
+    "number",
+    "date_time",
+    "multiple_choice",
+    "asset",
+    "modular_content",
+    "taxonomy",
+    "url_slug",
+    "custom",
+    "subpages",
+)
+# How Sync v1 spelled change types: "changed_item"/"deleted_item" or "changed"/"deleted".
+V1_CHANGE_TYPE_STYLES = ("suffixed", "plain")
 
 
 @dataclass
@@ -69,7 +86,6 @@ class Variant:
     language: str  # language codename at creation; languages are looked up by codename
     latest: VariantVersion | None = None  # what preview serves; None once deleted
     published: VariantVersion | None = None  # what production serves; None when not published
-    archived: bool = False
 
 
 @dataclass
@@ -101,11 +117,15 @@ class Environment:
     # Kontent.ai's opt-in "fallbacks for linked content": linked items and rich-text link targets follow
     # their own fallback chain instead of being omitted when untranslated (Delivery side only)
     linked_content_fallbacks: bool = False
-    # Unconfirmed knobs (kontent-sync-api.md §9.6/§9.7), both off by default: sync tokens older than
+    # Knobs for behaviour Kontent.ai does not pin down, all off by default: sync tokens older than
     # token_ttl_s are rejected (400, error_code 107); changes become visible to Sync and Delivery only
-    # propagation_delay_s after they were made (Kontent.ai's change processing lag)
+    # propagation_delay_s after they were made (change processing lag); Delivery's CDN keeps serving the
+    # older content, marked X-Stale-Content, for stale_content_s after that (see backend/propagation.py)
     token_ttl_s: float | None = None
     propagation_delay_s: float = 0.0
+    stale_content_s: float = 0.0
+    # Sync API v1 was retired on 2026-01-05 (its routes answer 404); True serves it again for replay tests
+    legacy_v1: bool = False
 
     @property
     def default_language(self) -> Language:
@@ -134,3 +154,29 @@ class Environment:
         if self.default_language.codename not in chain:
             chain.append(self.default_language.codename)
         return chain
+
+
+def component_codename(component_id: str) -> str:
+    """Kontent.ai names components ``n`` + their id with underscores (they have no codename of their own)."""
+    return "n" + component_id.replace("-", "_")
+
+
+def item_system(
+    env: Environment, item: Item, version: VariantVersion, served_language: str
+) -> dict[str, Any]:
+    """The ``system`` object of an item or component: Delivery responses and Sync deltas report the same one."""
+    content_type = env.types.get(item.type_id)
+    system: dict[str, Any] = {
+        "id": item.id,
+        "name": item.id if item.is_component else version.name,
+        "codename": component_codename(item.id) if item.is_component else item.codename,
+        "language": served_language,
+        "type": content_type.codename if content_type else "",
+        "collection": item.collection,
+        "sitemap_locations": [],
+        "last_modified": version.last_modified,
+    }
+    if not item.is_component:
+        system["workflow"] = version.workflow
+        system["workflow_step"] = version.workflow_step
+    return system

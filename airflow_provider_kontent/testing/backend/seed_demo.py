@@ -2,7 +2,7 @@
 
 Docs, the example DAGs and the demo tests show its ids and keys verbatim, so everything is fixed: the
 environment id and keys are constants, every other id is a uuid5 of a name, and timestamps come from a
-fixed base time (the store's clock is swapped for a counting one while the seed runs).
+fixed base time (the store's clock counts one second per change from it while the seed runs).
 
 What it holds: content types that together use every element type (including a content type snippet
 flattened to ``metadata__*`` keys), rich text with images, item links, inline components and inserted
@@ -14,12 +14,10 @@ one archived variant.
 
 from __future__ import annotations
 
-import calendar
-import time
 import uuid
 from typing import Any
 
-from airflow_provider_kontent.testing.elements import component_codename
+from airflow_provider_kontent.testing.backend.model import component_codename
 
 DEMO_ENVIRONMENT_ID = "0f5b6e9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
 DEMO_SECURE_KEY = "demo-secure-key-0f5b6e9a-not-a-real-secret"
@@ -176,7 +174,6 @@ CONTENT_TYPES: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
 }
-COMPONENT_TYPES = ("quote", "call_to_action")
 FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Dennis", "Frances", "Ken"]
 LAST_NAMES = [
     "Lovelace",
@@ -217,25 +214,11 @@ ARTICLE_ANGLES = [
     "Everything about",
     "Rethinking",
 ]
-GERMAN = {"A beginner's guide to": "Einsteigerleitfaden:", "Why we love": "Warum wir lieben:"}
 
 
 def demo_id(kind: str, name: str) -> str:
     """The fixed id of a demo object (``kind`` keeps e.g. an item and an asset of the same name apart)."""
     return str(uuid.uuid5(_NAMESPACE, f"{kind}/{name}"))
-
-
-class _CountingClock:
-    """Stand-in for the store clock while seeding: one second per change from ``DEMO_BASE_TIME``."""
-
-    def __init__(self, start: str) -> None:
-        self._seconds = calendar.timegm(time.strptime(start, "%Y-%m-%dT%H:%M:%SZ"))
-        self._ticks = 0
-
-    def now(self) -> str:
-        self._ticks += 1
-        stamp = time.gmtime(self._seconds + self._ticks)
-        return time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{self._ticks % 10_000_000:07d}Z"
 
 
 def _asset(name: str, width: int, height: int, description: str | None = None) -> dict[str, Any]:
@@ -511,9 +494,7 @@ def build_demo(store: Any) -> dict[str, Any]:
     check what they got without listing everything.
     """
     with store.lock:
-        real_clock = store.clock
-        store.clock = _CountingClock(DEMO_BASE_TIME)
-        try:
+        with store.clock.counting_from(DEMO_BASE_TIME):
             store.create_environment(
                 environment_id=DEMO_ENVIRONMENT_ID,
                 secure_access=False,
@@ -549,8 +530,6 @@ def build_demo(store: Any) -> dict[str, Any]:
             builder.articles()
             builder.products()
             builder.category_pages()
-        finally:
-            store.clock = real_clock
         env = store.get_environment(DEMO_ENVIRONMENT_ID)
         env["summary"] = {
             "items": len(store.get_env(DEMO_ENVIRONMENT_ID).items),

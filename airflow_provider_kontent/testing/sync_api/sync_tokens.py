@@ -1,4 +1,4 @@
-"""Stateless, signed continuation tokens.
+"""Sync API continuation tokens: stateless and signed.
 
 A token carries everything a sync request needs (environment, host, API version, v1 filters, cursor) so
 the emulator keeps no per-token state and any earlier token can be replayed, as with Kontent.ai. The
@@ -17,14 +17,8 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any
-
-
-def new_secret() -> bytes:
-    """A fresh signing secret for one store."""
-    return secrets.token_bytes(32)
 
 
 class InvalidToken(ValueError):
@@ -38,12 +32,12 @@ class SyncToken:
     version: int  # 1 | 2
     cursor: int
     filters: tuple[tuple[str, str, tuple[str, ...]], ...] = field(default=())
-    # wall-clock issue time (epoch seconds; 0 = now at encode): what an environment's token TTL measures
+    # issue time (the emulator's epoch seconds): what an environment's token TTL measures
     issued_at: float = 0.0
 
-    def age(self, now: float | None = None) -> float:
-        """Seconds since this token was issued."""
-        return (time.time() if now is None else now) - self.issued_at
+    def age(self, now: float) -> float:
+        """Seconds since this token was issued (``now``: the emulator's epoch seconds)."""
+        return now - self.issued_at
 
 
 def _b64(data: bytes) -> str:
@@ -66,7 +60,7 @@ def encode(token: SyncToken, secret: bytes) -> str:
         "v": token.version,
         "c": token.cursor,
         "n": secrets.token_hex(4),
-        "t": round(token.issued_at or time.time(), 3),
+        "t": round(token.issued_at, 3),
     }
     if token.filters:
         body["f"] = [[name, op, list(values)] for name, op, values in token.filters]
