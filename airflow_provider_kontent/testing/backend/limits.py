@@ -9,6 +9,7 @@ control API with 400 naming the field, as Kontent.ai refuses them when content i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from airflow_provider_kontent.testing.backend.errors import BackendError
@@ -25,6 +26,7 @@ RATE_PER_SECOND = 100  # uncached requests per environment (deliver + preview)
 RATE_PER_MINUTE = 2_000
 
 TECHNICAL_LIMITS = "https://kontent.ai/learn/docs/architecture/technical-limits"
+_MARKUP = re.compile(r"<[^>]*>")
 
 
 def check_language_count(field: str, count: int) -> None:
@@ -51,6 +53,8 @@ def check_variant_content(definitions: dict[str, dict[str, Any]], elements: dict
         field = f"elements.{codename}"
         if kind in ("text", "rich_text"):
             text = value.get("value") if isinstance(value, dict) else value
+            if isinstance(text, str) and kind == "rich_text":
+                text = _MARKUP.sub("", text)  # rich text counts its text, not its HTML markup
             if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
                 raise BackendError(
                     field, f"{kind} elements hold at most {MAX_TEXT_CHARS:,} characters; got {len(text):,}"

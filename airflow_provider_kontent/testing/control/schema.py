@@ -157,12 +157,16 @@ def OptInteger(minimum: int, maximum: int | None = None) -> Any:
     return Annotated[int | None, BeforeValidator(_optional(_integer(minimum, maximum)))]
 
 
+class Choices(tuple):
+    """Field metadata: the values a string argument accepts (shown in the control-API reference)."""
+
+
 def OneOf(*choices: str) -> Any:
-    return Annotated[str, BeforeValidator(_one_of(*choices))]
+    return Annotated[str, BeforeValidator(_one_of(*choices)), Choices(choices)]
 
 
 def OptOneOf(*choices: str) -> Any:
-    return Annotated[str | None, BeforeValidator(_optional(_one_of(*choices)))]
+    return Annotated[str | None, BeforeValidator(_optional(_one_of(*choices))), Choices(choices)]
 
 
 def ObjectOf(what: str, inner: Any = dict[str, Any], optional: bool = True) -> Any:

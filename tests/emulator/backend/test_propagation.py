@@ -1,20 +1,15 @@
-"""The unconfirmed-behaviour knobs (kontent-sync-api.md §9.6/§9.7) and the items-feed selection cache.
-
-Token TTL: a sync token older than ``token_ttl_s`` is a 400 with error_code 107 (default: no expiry).
-Propagation delay: changes reach Sync and Delivery only ``propagation_delay_s`` after they were made
-(default 0); ``propagate`` releases pending changes so tests need not sleep through the delay.
-"""
+"""Change processing lag (``backend/propagation.py``): changes reach Sync and Delivery only
+``propagation_delay_s`` after they were made (default 0); ``propagate`` releases pending changes so tests
+need not sleep through the delay."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-import requests
 
 from airflow_provider_kontent.testing import EmulatorControlError
-
-from .conftest import SyncDriver
+from tests.emulator.conftest import SyncDriver
 
 EXPIRED = "has expired"
 
@@ -27,50 +22,6 @@ def _wait_until(condition, timeout: float = 10.0):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.02)
-
-
-# -- token TTL ------------------------------------------------------------------------------------------------
-
-
-def test_tokens_never_expire_by_default(driver: SyncDriver):
-    assert driver.env["token_ttl_s"] is None
-    token = driver.init()
-    time.sleep(0.05)
-    assert driver.get(token).status_code == 200
-
-
-def test_expired_token_is_400_error_107_and_replayable_again_without_ttl(make_driver):
-    driver = make_driver(token_ttl_s=3600, legacy_v1=True)
-    assert driver.env["token_ttl_s"] == 3600
-    token = driver.init()
-    assert driver.get(token).status_code == 200  # well inside the TTL
-
-    driver.control.update_environment(driver.env_id, token_ttl_s=0.001)
-    preview_token, v1_token = driver.init(preview=True), driver.init(version=1)
-    time.sleep(0.01)
-    for response in (
-        driver.get(token),
-        driver.get(preview_token, preview=True),
-        driver.get(v1_token, version=1),
-    ):
-        assert response.status_code == 400
-        body = response.json()
-        assert body["error_code"] == 107 and body["specific_code"] == 0 and EXPIRED in body["message"]
-        assert set(body) == {"message", "request_id", "error_code", "specific_code"}
-
-    # tokens are stateless: switching expiry off (0) makes the very same token valid again
-    assert driver.control.update_environment(driver.env_id, token_ttl_s=0)["token_ttl_s"] is None
-    assert driver.get(token).status_code == 200
-
-
-def test_every_response_issues_a_token_with_a_fresh_lifetime(make_driver):
-    driver = make_driver(token_ttl_s=3600)
-    token = driver.init()
-    time.sleep(0.05)
-    _, fresh = driver.page(token)  # issued now
-    driver.control.update_environment(driver.env_id, token_ttl_s=0.04)
-    assert driver.get(token).status_code == 400  # issued > 0.04 s ago
-    assert _wait_until(lambda: driver.get(fresh).status_code == 400)  # ages out in turn
 
 
 # -- propagation delay ----------------------------------------------------------------------------------------
@@ -169,49 +120,3 @@ def test_knob_validation_names_the_field(emulator, kontent_env, settings, field)
         with pytest.raises(EmulatorControlError) as caught:
             call()
         assert caught.value.status == 400 and caught.value.field == field
-
-
-# -- items-feed / items selection cache -----------------------------------------------------------------------
-
-
-def _feed(emulator, env_id: str, headers=None) -> requests.Response:
-    return requests.get(f"{emulator.base_url}/{env_id}/items-feed", headers=headers or {}, timeout=10)
-
-
-def test_feed_pages_follow_changes_made_during_the_export(make_driver):
-    driver = make_driver(feed_page_size=2)
-    ctl, env = driver.control, driver.env_id
-    ids = {c: ctl.upsert_item(env, c, "article", "en-US") for c in ("a", "b", "c", "d", "e")}
-    cache = driver.emulator.store.selection_cache
-    hits = cache.hits
-    first = _feed(driver.emulator, env)
-    assert [i["system"]["codename"] for i in first.json()["items"]] == ["a", "b"]
-    token = first.headers["X-Continuation"]
-    page_two = _feed(driver.emulator, env, {"X-Continuation": token})
-    assert [i["system"]["codename"] for i in page_two.json()["items"]] == ["c", "d"]
-    assert cache.hits == hits + 1  # page 2 reused page 1's selection
-    ctl.delete_item(env, ids["c"])  # the cached selection must not outlive a change
-    ctl.upsert_item(env, "f", "article", "en-US")
-    second = _feed(driver.emulator, env, {"X-Continuation": token})
-    assert [i["system"]["codename"] for i in second.json()["items"]] == ["d", "e"]
-    last = _feed(driver.emulator, env, {"X-Continuation": second.headers["X-Continuation"]})
-    assert [i["system"]["codename"] for i in last.json()["items"]] == ["f"]
-    assert "X-Continuation" not in last.headers
-
-
-def test_items_listing_sees_every_change_between_identical_requests(driver: SyncDriver):
-    ctl, env = driver.control, driver.env_id
-    url = f"{driver.emulator.base_url}/{env}/items"
-
-    def titles() -> list[str]:
-        body = driver.session.get(url, params={"order": "elements.title[desc]"}, timeout=10).json()
-        return [i["elements"]["title"]["value"] for i in body["items"]]
-
-    ctl.upsert_item(env, "x", "article", "en-US", elements={"title": "A"})
-    assert titles() == ["A"]
-    ctl.upsert_item(env, "y", "article", "en-US", elements={"title": "B"})
-    assert titles() == ["B", "A"]
-    ctl.upsert_item(env, "x", "article", "en-US", elements={"title": "C"})
-    assert titles() == ["C", "B"]
-    ctl.unpublish(env, "y", "en-US")
-    assert titles() == ["C"]
