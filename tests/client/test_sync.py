@@ -171,7 +171,7 @@ def filtered_runs(kontent_emulator_session):
         languages=[
             {"codename": "en-US", "name": "English"},
             {"codename": "de", "name": "German", "fallback": "en-US"},
-        ]
+        ],
     )
     for type_ in ("article", "blog"):
         ctl.upsert_type(env["id"], type_, elements={"title": {"type": "text", "name": "Title"}})
