@@ -1,4 +1,5 @@
-"""Delivery API filtering and ordering (``kontent-delivery-api.md`` §2.2), on the emulator's simple values.
+"""Delivery API filtering and ordering (https://kontent.ai/learn/docs/apis/delivery-api/filtering-parameters), on the
+emulator's simple values.
 
 Filters are evaluated on the stored simple values rather than on rendered payloads, so a list request
 renders only the items of the page it returns. Semantics follow the documented operator table; where

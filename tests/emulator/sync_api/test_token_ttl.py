@@ -62,3 +62,14 @@ def test_every_response_issues_a_token_with_a_fresh_lifetime(make_driver):
     driver.control.update_environment(driver.env_id, token_ttl_s=0.04)
     assert driver.get(token).status_code == 400  # issued > 0.04 s ago
     assert _wait_until(lambda: driver.get(fresh).status_code == 400)  # ages out in turn
+
+
+def test_the_emulator_clock_ages_tokens_without_sleeping(make_driver):
+    driver = make_driver(token_ttl_s=60)
+    token = driver.init()
+    driver.control.advance_time(59)
+    assert driver.get(token).status_code == 200
+    driver.control.advance_time(2)
+    response = driver.get(token)
+    assert response.status_code == 400 and EXPIRED in response.json()["message"]
+    assert driver.get(driver.init()).status_code == 200  # a new token is issued on the moved clock
