@@ -97,7 +97,7 @@ def test_rate_limit_per_environment_shared_by_hosts(make_driver):
     assert all(other.session.post(other.url("/sync/init"), timeout=10).status_code == 200 for _ in range(5))
 
 
-def test_rate_limiter_windows_with_a_fixed_clock():
+def test_request_throttle_windows_with_a_fixed_clock():
     limiter = RequestThrottle(enabled=True)
     limiter.default.per_second, limiter.default.per_minute = 2, 3
     assert limiter.check("env", now=100.0) is None
