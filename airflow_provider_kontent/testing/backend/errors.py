@@ -1,7 +1,7 @@
 """How the backend refuses a call: ``BackendError`` names the field at fault and the kind of refusal.
 
 The backend knows nothing of HTTP; the control API maps ``kind`` to a status (invalid 400, not_found
-404, conflict 409, unavailable 501) and in-process callers catch the exception itself.
+404, conflict 409) and in-process callers catch the exception itself.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 INVALID = "invalid"
 NOT_FOUND = "not_found"
 CONFLICT = "conflict"
-UNAVAILABLE = "unavailable"
 
 
 class BackendError(Exception):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_provider_kontent.testing.backend.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, BackendError
+from airflow_provider_kontent.testing.backend.errors import CONFLICT, NOT_FOUND, BackendError
 from airflow_provider_kontent.testing.control.operations import OPERATIONS, READ
 from airflow_provider_kontent.testing.control.surfaces import EmulatorStore
 from airflow_provider_kontent.testing.kontent_errors import GENERIC, ROUTE_NOT_FOUND, error_body
 
 PREFIX = "/_emulator/"
-STATUS = {NOT_FOUND: 404, CONFLICT: 409, UNAVAILABLE: 501}
+STATUS = {NOT_FOUND: 404, CONFLICT: 409}
 
 
 def refusal(exc: BackendError) -> tuple[int, dict[str, Any]]:

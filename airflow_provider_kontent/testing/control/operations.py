@@ -89,13 +89,16 @@ def _plain(value: Any) -> Any:
 OPERATIONS: dict[str, Operation] = {}
 
 
-def declare(name: str, nature: str, returns: str, bulk: bool = False) -> Callable[[type[Arguments]], type]:
-    """Register the decorated argument model as operation ``name``."""
+def declare(
+    name: str, nature: str, returns: str, bulk: bool = False, run: Callable[..., Any] | None = None
+) -> Callable[[type[Arguments]], type]:
+    """Register the decorated argument model as operation ``name`` (``run``: implemented here, not by
+    the backend method of the same name)."""
 
     def register(arguments: type[Arguments]) -> type[Arguments]:
         if name in OPERATIONS:
             raise ValueError(f"control operation {name!r} is declared twice")
-        OPERATIONS[name] = Operation(name, arguments, nature, returns, bulk)
+        OPERATIONS[name] = Operation(name, arguments, nature, returns, bulk, run)
         return arguments
 
     return register
@@ -378,7 +381,25 @@ class MoveItem(Arguments):
     collection: Codename
 
 
-@declare("bulk", CONTENT, "list of results")
+def run_bulk(store: Any, env_id: str, operations: list[Any]) -> list[Any]:
+    """``bulk``: each operation validated against its own declaration, errors under ``operations[i].``."""
+    env_id = store.get_environment(env_id)["id"]
+    results = []
+    for index, operation in enumerate(operations):
+        prefix = f"operations[{index}]."
+        if not isinstance(operation, dict):
+            raise BackendError(f"operations[{index}]", f"must be an object; got {operation!r}")
+        arguments = dict(operation)
+        op = arguments.pop("op", None)
+        if op not in BULK_OPERATIONS:
+            raise BackendError(f"{prefix}op", f"must be one of {', '.join(BULK_OPERATIONS)}; got {op!r}")
+        if "env_id" in arguments:
+            raise BackendError(f"{prefix}env_id", "is implied by bulk(); remove it")
+        results.append(store.invoke(op, {"env_id": env_id, **arguments}, prefix))
+    return results
+
+
+@declare("bulk", CONTENT, "list of results", run=run_bulk)
 class Bulk(Arguments):
     """Apply operations in order (`[{"op": <a bulk operation>, ...arguments without env_id}]`); not atomic:
     an error names `operations[i].field`."""
@@ -466,23 +487,4 @@ class Reset(Arguments):
     """Drop environments, faults, the request log, rate-limit settings and the clock offset."""
 
 
-def run_bulk(store: Any, env_id: str, operations: list[Any]) -> list[Any]:
-    """``bulk``: each operation validated against its own declaration, errors under ``operations[i].``."""
-    env_id = store.get_environment(env_id)["id"]
-    results = []
-    for index, operation in enumerate(operations):
-        prefix = f"operations[{index}]."
-        if not isinstance(operation, dict):
-            raise BackendError(f"operations[{index}]", f"must be an object; got {operation!r}")
-        arguments = dict(operation)
-        op = arguments.pop("op", None)
-        if op not in BULK_OPERATIONS:
-            raise BackendError(f"{prefix}op", f"must be one of {', '.join(BULK_OPERATIONS)}; got {op!r}")
-        if "env_id" in arguments:
-            raise BackendError(f"{prefix}env_id", "is implied by bulk(); remove it")
-        results.append(store.invoke(op, {"env_id": env_id, **arguments}, prefix))
-    return results
-
-
-OPERATIONS["bulk"] = Operation("bulk", Bulk, CONTENT, OPERATIONS["bulk"].returns, run=run_bulk)
 BULK_OPERATIONS = tuple(name for name, op in OPERATIONS.items() if op.bulk)

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_kontent.testing.backend.errors import BackendError
+from airflow_provider_kontent.testing.backend.errors import NOT_FOUND, BackendError
 from airflow_provider_kontent.testing.backend.store import Backend
 from airflow_provider_kontent.testing.control.operations import OPERATIONS, Operation
 
@@ -59,7 +59,7 @@ class EmulatorStore(Backend):
         """Run operation ``name`` with JSON-like ``arguments`` (what the HTTP control API calls)."""
         operation = OPERATIONS.get(name)
         if operation is None:
-            raise BackendError(None, f"unknown control operation {name!r}", "not_found")
+            raise BackendError(None, f"unknown control operation {name!r}", NOT_FOUND)
         values = operation.validate(arguments, field_prefix)
         with self.operation(operation.nature, values.get("env_id")):
             try:
