@@ -25,8 +25,6 @@ from typing import Any
 from airflow_provider_kontent.testing.backend.changelog import (
     HOSTS,
     ITEM,
-    PREVIEW,
-    PRODUCTION,
     ChangeEntry,
     ChangeLog,
 )
@@ -49,6 +47,7 @@ from airflow_provider_kontent.testing.backend.model import (
 from airflow_provider_kontent.testing.backend.propagation import Propagation
 from airflow_provider_kontent.testing.backend.read_cache import GenerationCache
 from airflow_provider_kontent.testing.backend.request_log import RequestLog
+from airflow_provider_kontent.testing.backend.seed_demo import DEMO_ENVIRONMENT_ID, build_demo
 from airflow_provider_kontent.testing.backend.snapshots import language_dict
 from airflow_provider_kontent.testing.backend.throttle import RateLimitConfig, RequestThrottle
 
@@ -335,8 +334,6 @@ class Backend(ModelOperations, ItemOperations):
         return self._env_dict(env)
 
     def seed(self, name: str = "demo") -> dict[str, Any]:
-        from airflow_provider_kontent.testing.backend.seed_demo import DEMO_ENVIRONMENT_ID, build_demo
-
         if DEMO_ENVIRONMENT_ID in self.environments:
             self.delete_environment(DEMO_ENVIRONMENT_ID)
         return build_demo(self)
@@ -384,7 +381,3 @@ class Backend(ModelOperations, ItemOperations):
     def log_request(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.request_log.add(entry)
-
-
-# Hosts by name, for API modules that only need the constants.
-__all__ = ["CONTENT", "HOSTS", "PREVIEW", "PRODUCTION", "READ", "WRITE", "Backend"]
