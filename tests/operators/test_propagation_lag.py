@@ -10,6 +10,9 @@ before the change is processed delivers nothing and keeps the token; the pull af
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +50,20 @@ def _pull_dag(key: str):
         init >> pull
         capture(pull.output)
     return dag
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
+
+
+def xcom(dag_run: Any, task_id: str) -> Any:
+    ti = next(t for t in dag_run.get_task_instances() if t.task_id == task_id)
+    return ti.xcom_pull(task_ids=task_id)
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql).fetchall()
 
 
 def _title(record: dict[str, Any]) -> str:
@@ -89,7 +106,6 @@ def test_reference_dag_mirrors_new_content_only_once_it_is_processed(
     airflow_db, kontent_emulator, monkeypatch, tmp_path
 ):
     from tests.examples.conftest import load_dag, use_emulator_connection
-    from tests.examples.test_example_dags import rows, task_states, xcom
 
     ctl = kontent_emulator.control
     env_id = ctl.create_environment()["id"]
