@@ -113,15 +113,16 @@ def sync_v2_page(call: ApiCall) -> Response:
 
 
 def sync_v1_init(call: ApiCall) -> Response:
-    if not call.env.legacy_v1:
-        return v1_retired()
     return sync_init(call.store, call.env, call.host, 1, call.query)
 
 
 def sync_v1_page(call: ApiCall) -> Response:
-    if not call.env.legacy_v1:
-        return v1_retired()
     return sync_page(call.store, call.env, call.host, 1, call.headers)
+
+
+def v1_gate(env: Environment) -> Response | None:
+    """Sync API v1 is gone (404 before auth, like a route that no longer exists) unless ``legacy_v1``."""
+    return None if env.legacy_v1 else v1_retired()
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class Route:
     path: tuple[str, ...]
     method: str
     handler: Callable[[ApiCall], Response]
+    gate: Callable[[Environment], Response | None] | None = None  # answers before auth when it returns
 
     def matches(self, version: int, path: tuple[str, ...]) -> bool:
         if version != self.version:
@@ -145,8 +147,8 @@ class Route:
 ROUTES = (
     Route(2, ("sync", "init"), "POST", sync_v2_init),
     Route(2, ("sync",), "GET", sync_v2_page),
-    Route(1, ("sync", "init"), "POST", sync_v1_init),  # retired: 404 unless legacy_v1
-    Route(1, ("sync",), "GET", sync_v1_page),
+    Route(1, ("sync", "init"), "POST", sync_v1_init, gate=v1_gate),  # retired: 404 unless legacy_v1
+    Route(1, ("sync",), "GET", sync_v1_page, gate=v1_gate),
     Route(1, ("*",), "GET", delivery),
 )
 
@@ -360,13 +362,16 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         wait = store.throttle.check(env.id)
         if wait is not None:
             return 429, error_body(RATE_LIMIT_MESSAGE, errors.RATE_LIMITED), {"Retry-After": str(wait)}
+        candidates = [route for route in ROUTES if route.matches(version, rest)]
+        gated = next((route.gate(env) for route in candidates if route.gate is not None), None)
+        if gated is not None:
+            return gated
         denied = authenticate(env, host, self.headers.get("Authorization"))
         if denied is not None:
             status, message = denied
             code = errors.UNAUTHORIZED if status == 401 else errors.FORBIDDEN
             return status, error_body(message, code), {}
         call = ApiCall(store, env, host, version, rest, query, self.headers)
-        candidates = [route for route in ROUTES if route.matches(version, rest)]
         for route in candidates:
             if route.method == method:
                 return route.handler(call)

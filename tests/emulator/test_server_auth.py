@@ -104,11 +104,20 @@ def test_unknown_route_is_404_error_code_1(driver, path):
         ("POST", "/{env}/items", "GET"),
     ],
 )
-def test_wrong_method_on_known_route_is_405(driver, method, path, allowed):
+def test_wrong_method_on_known_route_is_405(make_driver, method, path, allowed):
+    driver = make_driver(legacy_v1=True)  # the v1 sync routes exist only with the knob
     url = driver.emulator.base_url + path.format(env=driver.env_id)
     response = driver.session.request(method, url, timeout=10)
     assert_error(response, 405)
     assert response.headers["Allow"] == allowed
+
+
+@pytest.mark.parametrize(("method", "path"), [("DELETE", "/{env}/sync"), ("PUT", "/{env}/sync/init")])
+def test_retired_v1_routes_are_404_whatever_the_method(driver, method, path):
+    url = driver.emulator.base_url + path.format(env=driver.env_id)
+    response = driver.session.request(method, url, timeout=10)
+    assert_error(response, 404)
+    assert "retired" in response.json()["message"]
 
 
 def test_url_length_limit_uses_the_full_url(make_driver):

@@ -29,6 +29,8 @@ def test_v1_routes_answer_404_retired_by_default(driver, method, path, preview):
     assert set(body) == {"message", "request_id", "error_code", "specific_code"}
     assert "retired on 2026-01-05" in body["message"] and "/v2/" in body["message"]
     assert body["request_id"] and body["error_code"] == 1
+    keyless = driver.session.request(method, driver.url(path, preview, version=1))
+    assert keyless.status_code == 404  # gone before any key is looked at
     assert (
         driver.session.post(driver.url("/sync/init", preview), headers=driver.auth(preview)).status_code
         == 200
