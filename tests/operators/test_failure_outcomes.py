@@ -213,3 +213,31 @@ def test_only_the_timeout_soft_fails(airflow_db, kontent_emulator, kontent_conn)
         )
     dr = run_dag(dag)
     assert dr.get_task_instance("wait").state == "skipped"
+
+
+def test_a_v1_init_fails_once_saying_v1_was_retired(airflow_db, kontent_emulator, kontent_conn):
+    from airflow.sdk import DAG
+
+    from airflow_provider_kontent.operators.sync_init import KontentSyncInitOperator
+
+    ctl = kontent_emulator.control
+    ctl.clear_requests()
+    with DAG(
+        "kontent_v1_retired",
+        schedule=None,
+        start_date=START,
+        default_args={"on_failure_callback": remember_failure},
+    ) as dag:
+        KontentSyncInitOperator(
+            task_id="init",
+            variable_key="kontent_v1_retired",
+            api_version=1,
+            retries=2,
+            retry_delay=timedelta(0),
+        )
+    dr = run_dag(dag)
+    ti = dr.get_task_instance("init")
+    assert ti.state == "failed" and ti.try_number == 1
+    assert FAILURES["init"].startswith("KontentTaskFailure")
+    assert "retired by Kontent.ai on 2026-01-05" in FAILURES["init"] and "api_version=2" in FAILURES["init"]
+    assert len([r for r in ctl.requests(kontent_conn["id"]) if "/sync" in r["path"]]) == 1
