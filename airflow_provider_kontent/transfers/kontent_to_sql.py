@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.client.dependents import RefreshPlan
 from airflow_provider_kontent.operators.base import KontentBaseOperator
-from airflow_provider_kontent.tokens import TokenConflictError, short_token
+from airflow_provider_kontent.tokens import TokenConflictError, token_fingerprint
 from airflow_provider_kontent.transfers.sql_loader import SnapshotCheck, SqlMirror
 from airflow_provider_kontent.transfers.sql_rows import model_records, with_model_content
 from airflow_provider_kontent.transfers.sql_schema import MirrorTables, ensure_schema
@@ -143,7 +143,7 @@ class KontentToSqlOperator(KontentBaseOperator):
                 self.check_record(record, store)
                 if record.token != init_token:
                     raise TokenConflictError(
-                        f"refusing to load a stale snapshot: it was taken for token {short_token(init_token)} "
+                        f"refusing to load a stale snapshot: it was taken for token {token_fingerprint(init_token)} "
                         f"but {store.location} holds {record.describe()}. Another run moved the token; "
                         "nothing was loaded."
                     )
@@ -155,7 +155,7 @@ class KontentToSqlOperator(KontentBaseOperator):
             load_run=str(context.get("run_id") or ""),
             token_step=verify if store is not None else None,
             snapshot=check,
-            tokens=(init_token, None),
+            tokens=(token_fingerprint(init_token), None),
         )
 
     def _load_changes(self, mirror: SqlMirror, summary: Mapping[str, Any], store: Any, context: Any):
@@ -188,7 +188,7 @@ class KontentToSqlOperator(KontentBaseOperator):
             load_run=str(context.get("run_id") or ""),
             token_step=advance if store is not None else None,
             refresh=refresh,
-            tokens=(previous_token, next_token),
+            tokens=(token_fingerprint(previous_token), token_fingerprint(next_token)),
         )
 
 

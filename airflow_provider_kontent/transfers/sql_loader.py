@@ -237,7 +237,7 @@ class SqlMirror:
         token_step: Callable[[SqlSession], bool] | None = None,
         refresh: tuple[Any, RefreshPlan, list[Mapping[str, Any]]] | None = None,
         snapshot: SnapshotCheck | None = None,
-        tokens: tuple[str | None, str | None] = (None, None),
+        tokens: tuple[str | None, str | None] = (None, None),  # fingerprints, never the tokens
     ) -> LoadResult:
         """Apply ``records`` in one transaction.
 
@@ -418,8 +418,8 @@ class SqlMirror:
             "deletes": sum(result.deletes.values()),
             "ignored": result.skipped_inactive,
             "refreshed": result.refreshed.get("upserts", 0) + result.refreshed.get("deletes", 0),
-            "previous_token_prefix": (tokens[0] or "")[:12] or None,
-            "next_token_prefix": (tokens[1] or "")[:12] or None,
+            "previous_token": tokens[0],
+            "next_token": tokens[1],
             "loaded_at": self.loaded_at,
         }
         keys = ("load_run", "source")

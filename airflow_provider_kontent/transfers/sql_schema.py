@@ -139,8 +139,8 @@ def _version_1(session: SqlSession, tables: MirrorTables) -> None:
         "deletes": "int",
         "ignored": "int",
         "refreshed": "int",
-        "previous_token_prefix": "key",
-        "next_token_prefix": "key",
+        "previous_token": "key",  # fingerprints (tokens.token_fingerprint), as in the logs
+        "next_token": "key",
         "loaded_at": "timestamp",
     }
     session.execute(_create(tables, "loads", loads, ("load_run", "source")))

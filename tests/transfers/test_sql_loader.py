@@ -121,16 +121,12 @@ def test_upserts_item_variants_keyed_by_id_and_language(loader):
 
 def test_deletes_only_the_deleted_variant_and_logs_changes(loader):
     loader.load([item(), item(language="de")], source="snapshot")
-    result = loader.load(
-        [item("deleted", language="de")], run="r2", tokens=("prev-token-123", "next-token-456")
-    )
+    result = loader.load([item("deleted", language="de")], run="r2", tokens=("#0123456789", "#abcdefabcd"))
     assert result.to_dict() == {"applied": True, "upserts": {}, "deletes": {"item": 1}, "skipped_inactive": 0}
     assert loader.rows('SELECT language FROM "kontent_items"') == [("en-US",)]
     log = loader.rows('SELECT load_run, source, kind, language, action FROM "kontent_load_log" ORDER BY seq')
     assert log[-1] == ("r2", "delta", "item", "de", "delete")
-    assert loader.rows("SELECT next_token_prefix FROM \"kontent_loads\" WHERE load_run = 'r2'") == [
-        ("next-token-4",)
-    ]
+    assert loader.rows("SELECT next_token FROM \"kontent_loads\" WHERE load_run = 'r2'") == [("#abcdefabcd",)]
 
 
 def test_a_deactivated_language_keeps_its_row_and_loses_its_variants(loader):

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_kontent.tokens import TokenConflictError, TokenRecord
+from airflow_provider_kontent.tokens import TokenConflictError, TokenRecord, token_fingerprint
 from airflow_provider_kontent.transfers.kontent_to_sql import KontentToSqlOperator
 from airflow_provider_kontent.transfers.sql_token_store import SqlTokenStore
 from tests.transfers.test_sql_loader import item
@@ -60,7 +60,7 @@ def test_store_reads_writes_and_compares_and_sets(sql_db, kontent):
     )
     assert store.commit(store.load().advanced("T1"), expected_token="T0") is True
     assert store.commit(store.load().advanced("T1"), expected_token="T0") is False  # a retried commit
-    with pytest.raises(TokenConflictError, match="should still hold T0"):
+    with pytest.raises(TokenConflictError, match=f"should still hold {token_fingerprint('T0')}"):
         store.commit(store.load().advanced("T2"), expected_token="T0")
     assert sql_db.query('SELECT sync_key, token FROM "kontent_sync_state"') == [("kontent_default", "T1")]
 
@@ -99,7 +99,7 @@ def test_a_stale_load_changes_nothing_and_a_retried_one_is_not_applied_twice(sql
     assert load(sql_db, newer, "newer")["applied"] is True
     # the older run's load arrives late, from the same T0: it would overwrite newer rows
     older = summary("T0", "T1-old", [item(title="older"), item(id="i2")])
-    with pytest.raises(TokenConflictError, match="should still hold T0"):
+    with pytest.raises(TokenConflictError, match=f"should still hold {token_fingerprint('T0')}"):
         load(sql_db, older, "older")
     assert sql_db.query('SELECT id, name FROM "kontent_items"') == [("i1", "newer")]
     # the newer load retried (its task died after the commit): its token is stored, nothing is redone
