@@ -115,7 +115,7 @@ def test_reference_dag_mirrors_new_content_only_once_it_is_processed(
     db = tmp_path / "mirror.sqlite"
     for name, value in {
         "KONTENT_ENVIRONMENT_ID": env_id,
-        "KONTENT_SQLITE_PATH": str(db),
+        "AIRFLOW_CONN_KONTENT_MIRROR": json.dumps({"conn_type": "sqlite", "host": str(db)}),
         "KONTENT_STAGING_URL": f"file://{tmp_path}/staging",
         "KONTENT_SENSOR_TIMEOUT": "2",
         "KONTENT_SENSOR_POKE_INTERVAL": "1",
@@ -124,7 +124,7 @@ def test_reference_dag_mirrors_new_content_only_once_it_is_processed(
     dag = load_dag("kontent_sync_to_sqlite")
 
     def mirrored_title() -> str:
-        (elements,) = rows(db, "SELECT elements FROM content_items WHERE codename = 'doc'")[0]
+        (elements,) = rows(db, "SELECT elements FROM kontent_items WHERE codename = 'doc'")[0]
         return json.loads(elements)["title"]["value"]
 
     assert run_dag(dag).state == "success"  # the snapshot run
@@ -144,6 +144,6 @@ def test_reference_dag_mirrors_new_content_only_once_it_is_processed(
     processed = run_dag(dag)
     states = task_states(processed)
     assert processed.state == "success", states
-    assert states["wait_for_changes"] == "success" and states["commit_token"] == "success"
+    assert states["wait_for_changes"] == "success" and states["load_changes"] == "success"
     assert xcom(processed, "pull")["counts"]["items"] == {"changed": 1}
     assert mirrored_title() == "New"  # the delta's content, not what the stale CDN serves
