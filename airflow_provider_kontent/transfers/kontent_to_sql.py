@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.client.dependents import RefreshPlan
 from airflow_provider_kontent.operators.base import KontentBaseOperator
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
 from airflow_provider_kontent.tokens import TokenConflictError, token_fingerprint
+from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError
 from airflow_provider_kontent.transfers.sql_loader import SnapshotCheck, SqlMirror
 from airflow_provider_kontent.transfers.sql_rows import model_records, with_model_content
 from airflow_provider_kontent.transfers.sql_schema import MirrorTables, ensure_schema
@@ -78,7 +80,13 @@ class KontentToSqlOperator(KontentBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            return self._load(context)
+            with airflow_outcomes():  # a Kontent error no retry can fix fails the task at once
+                try:
+                    return self._load(context)
+                except SqlLoadError as err:
+                    if err.retryable:  # the database may recover: Airflow's retries apply
+                        raise
+                    raise KontentTaskFailure(str(err)) from err
         finally:
             self.close_hook()
 

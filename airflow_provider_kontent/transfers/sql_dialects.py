@@ -30,7 +30,17 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SqlLoadError(RuntimeError):
-    """A load failed; the message names the connection, the table and the key (nothing was applied)."""
+    """A load failed; the message names the connection, the table and the key (nothing was applied).
+
+    ``retryable`` False: the input itself is wrong for this provider version (an unknown record kind,
+    change type or element kind, a schema from a newer version, a non-SQL connection), so another task
+    attempt would fail the same way. A database that refuses a row or the connection may recover
+    (someone repairs the table, the server comes back): those stay retryable.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)

@@ -298,13 +298,15 @@ class SqlMirror:
         if table is None:
             raise SqlLoadError(
                 f"{where}: unknown record kind {record.get('kind')!r} (key id={record.get('id')!r}); no table "
-                f"of {self.tables.raw('items')!r} and its siblings takes it. Nothing was applied."
+                f"of {self.tables.raw('items')!r} and its siblings takes it. Nothing was applied.",
+                retryable=False,
             )
         change = ChangeType.parse(record.get("change_type"))
         if change is ChangeType.UNKNOWN:
             raise SqlLoadError(
                 f"{where}, table {self.tables.raw(table)}: unknown change_type {record.get('change_type')!r} "
-                f"(key id={record.get('id')!r}). Nothing was applied."
+                f"(key id={record.get('id')!r}). Nothing was applied.",
+                retryable=False,
             )
         if plan is not None and plan.observe(record, self):
             result.refreshed["components"] += 1
@@ -314,7 +316,8 @@ class SqlMirror:
         if any(not row.get(k) for k in keys):
             raise SqlLoadError(
                 f"{where}, table {self.tables.raw(table)}: the record has no {'/'.join(keys)} "
-                f"(key { ({k: row.get(k) for k in keys}) }). Nothing was applied."
+                f"(key { ({k: row.get(k) for k in keys}) }). Nothing was applied.",
+                retryable=False,
             )
         meta = {
             "sync_timestamp": record.get("timestamp"),

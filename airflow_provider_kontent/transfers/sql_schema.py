@@ -181,7 +181,8 @@ def ensure_schema(session: SqlSession, tables: MirrorTables, *, target: int = LA
         raise SqlLoadError(
             f"{session.label}: table {tables.raw('schema_version')} records schema version {current}, newer "
             f"than this provider's {LATEST_VERSION}. Upgrade airflow-provider-kontent, or load into another "
-            "table_prefix/schema."
+            "table_prefix/schema.",
+            retryable=False,
         )
     for version, migrate in MIGRATIONS:
         if current < version <= target:

@@ -42,12 +42,14 @@ def open_sql_session(sql_conn_id: str) -> SqlSession:
     except Exception as err:
         raise SqlLoadError(
             f"{label}: no hook for connection type {connection.conn_type!r} ({err}); install the Airflow "
-            "provider of that database (e.g. apache-airflow-providers-sqlite or -postgres)"
+            "provider of that database (e.g. apache-airflow-providers-sqlite or -postgres)",
+            retryable=False,
         ) from err
     if not isinstance(hook, DbApiHook):
         raise SqlLoadError(
             f"{label}: connection type {connection.conn_type!r} has no common.sql DbApiHook "
-            f"({type(hook).__name__}); KontentToSqlOperator needs a SQL database connection"
+            f"({type(hook).__name__}); KontentToSqlOperator needs a SQL database connection",
+            retryable=False,
         )
     dialect = dialect_for(hook)
     try:

@@ -111,7 +111,8 @@ class TypedTables:
             raise SqlLoadError(
                 f"{session.label}: typed_tables=True needs transactional DDL (SQLite, PostgreSQL); MySQL and "
                 "MariaDB commit DDL implicitly, which would break the one-transaction load. Use the JSON "
-                f"table {tables.raw('items')} there."
+                f"table {tables.raw('items')} there.",
+                retryable=False,
             )
         self.session, self.tables, self.d = session, tables, session.dialect
         q = self.d.quote
@@ -161,7 +162,8 @@ class TypedTables:
                 f"{self.session.label}, table {self._raw(table)}, key {dict(zip(('id', 'language'), key, strict=False))}: "
                 f"element {codename!r} has kind {kind!r}, which the typed-table mapping does not know "
                 f"(known: {', '.join(sorted(ELEMENT_COLUMNS))}). Nothing was applied; upgrade the provider or "
-                "load with typed_tables=False."
+                "load with typed_tables=False.",
+                retryable=False,
             )
         q = self.d.quote
         taken = set(SYSTEM_COLUMNS) | {

@@ -16,6 +16,7 @@ import pytest
 from airflow_provider_kontent.client.dependents import IncompleteExportError
 from airflow_provider_kontent.operators.sync_init import KontentSyncInitOperator
 from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
+from airflow_provider_kontent.outcomes import KontentTaskFailure
 from airflow_provider_kontent.transfers.kontent_to_sql import KontentToSqlOperator
 from airflow_provider_kontent.transfers.sql_dialects import SqlLoadError
 from airflow_provider_kontent.transfers.sql_token_store import SqlTokenStore
@@ -101,8 +102,11 @@ def test_a_database_that_refuses_the_connection(sync, monkeypatch):
         else json.dumps({"conn_type": "sqlite", "host": sync.db.uri})
     )
     monkeypatch.setenv("AIRFLOW_CONN_KONTENT_MIRROR", "postgresql://postgres@127.0.0.1:1/kontent")
-    with pytest.raises(SqlLoadError, match=r"connection 'kontent_mirror': cannot connect to the database"):
+    with pytest.raises(
+        SqlLoadError, match=r"connection 'kontent_mirror': cannot connect to the database"
+    ) as caught:
         sync.load(summary)
+    assert caught.value.retryable  # no AirflowFailException: the task's retries apply
     monkeypatch.setenv("AIRFLOW_CONN_KONTENT_MIRROR", good)
     assert sync.items() == before and sync.token() == token
     assert_caught_up(sync, summary)
@@ -153,8 +157,9 @@ def test_a_record_of_an_unknown_kind(sync):
         **summary,
         "records": [*summary["records"], {"kind": "webhook", "change_type": "changed", "id": "w1"}],
     }
+    # no retry can fix it: the task fails at once (an AirflowFailException), naming the record
     with pytest.raises(
-        SqlLoadError,
+        KontentTaskFailure,
         match=r"connection 'kontent_mirror', record 2 of this load: unknown record kind 'webhook' \(key id='w1'\)",
     ):
         sync.load(odd)
@@ -167,7 +172,7 @@ def test_an_element_kind_the_typed_tables_never_saw(sync):
     summary, before, token = edited(sync), sync.items(), sync.token()
     odd = json.loads(json.dumps(summary))
     odd["records"][0]["content"]["item"]["elements"]["title"]["type"] = "hologram"
-    with pytest.raises(SqlLoadError) as caught:
+    with pytest.raises(KontentTaskFailure) as caught:  # permanent: no retries
         sync.load(odd, typed_tables=True)
     message = str(caught.value)
     assert "connection 'kontent_mirror', table kontent_type_article, key {'id': " in message
