@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
 def free_port() -> int:
@@ -104,6 +105,30 @@ class PostgresDatabase:
             conn.close()
 
 
+class RedisBroker:
+    """The machine's Redis as a Celery broker: a random database number and a unique queue name, so
+    parallel runs (other engineers, CI) never take each other's tasks; ``cleanup`` deletes only the keys
+    that name this queue."""
+
+    def __init__(self) -> None:
+        self.db_number = 1 + uuid.uuid4().int % 15
+        self.queue = f"kontent_{uuid.uuid4().hex[:10]}"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.db_number}"
+
+    def cleanup(self) -> None:
+        import redis
+
+        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=self.db_number)
+        try:
+            for key in client.scan_iter(match=f"*{self.queue}*"):
+                client.delete(key)
+        finally:
+            client.close()
+
+
 @dataclass
 class Component:
     name: str
@@ -162,7 +187,7 @@ class AirflowDeployment:
                 "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__API__SECRET_KEY": base64.b64encode(os.urandom(16)).decode(),
-                "AIRFLOW__API_AUTH__JWT_SECRET": base64.b64encode(os.urandom(32)).decode(),
+                "AIRFLOW__API_AUTH__JWT_SECRET": base64.b64encode(os.urandom(48)).decode(),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.root / "task-logs"),
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -243,6 +268,44 @@ class AirflowDeployment:
             )
         component.starts += 1
         return component
+
+    def start_celery_worker(self, name: str, queue: str) -> Component:
+        """A Celery worker in its own directory: its own AIRFLOW_HOME, copy of the DAGs, task logs and
+        temp dir, so nothing one worker writes to disk is visible to the other (as on two machines)."""
+        workdir = self.root / name
+        dags = workdir / "dags"
+        dags.mkdir(parents=True, exist_ok=True)
+        for source in self.dags_folder.glob("*.py"):
+            (dags / source.name).write_text(source.read_text())
+        (workdir / "tmp").mkdir(exist_ok=True)
+        env = {
+            "AIRFLOW_HOME": str(workdir / "home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(workdir / "logs"),
+            "TMPDIR": str(workdir / "tmp"),
+        }
+        return self.start(
+            name,
+            "celery", "worker", "--queues", queue, "--concurrency", "1", "--celery-hostname", f"{name}@%h",
+            "--skip-serve-logs", "--without-gossip", "--without-mingle",
+            env=env,
+            cwd=workdir,
+        )  # fmt: skip
+
+    def component_of_pid(self, pid: int) -> str | None:
+        """Which component's process tree holds ``pid`` (e.g. the worker running a task)."""
+        import psutil
+
+        for name, component in self.components.items():
+            if not component.alive:
+                continue
+            try:
+                root = psutil.Process(component.proc.pid)
+                if pid == root.pid or pid in {p.pid for p in root.children(recursive=True)}:
+                    return name
+            except psutil.NoSuchProcess:
+                continue
+        return None
 
     def signal(self, name: str, sig: int) -> None:
         component = self.components[name]
@@ -348,14 +411,14 @@ class AirflowDeployment:
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.db.query(
-            "SELECT run_id, run_type, state, queued_at, start_date, end_date FROM dag_run "
+            "SELECT run_id, run_type, state, queued_at, start_date, end_date, conf FROM dag_run "
             "WHERE dag_id = %s ORDER BY id",
             (dag_id,),
         )
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         rows = self.db.query(
-            "SELECT task_id, state, try_number, hostname, start_date, end_date FROM task_instance "
+            "SELECT task_id, state, try_number, hostname, pid, start_date, end_date FROM task_instance "
             "WHERE dag_id = %s AND run_id = %s",
             (dag_id, run_id),
         )
