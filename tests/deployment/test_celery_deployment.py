@@ -189,12 +189,12 @@ def cluster(tmp_path_factory):
             af.migrate()
             af.cli("pools", "set", "kontent_commit", "1", "one commit of a sync at a time")
             af.start("api-server", "api-server", "--workers", "1")
+            af.wait_for_api()  # tasks reach the Execution API there: up before the first task
             af.start("scheduler", "scheduler", "--skip-serve-logs")
             af.start("dag-processor", "dag-processor")
             af.start("triggerer", "triggerer", "--skip-serve-logs")
             for name in WORKERS:
                 af.start_celery_worker(name, broker.queue)
-            af.wait_for_api()
             af.wait_for_dag(DAG_ID)
             af.wait_for_dag(OVERLAP_DAG_ID)
             print(f"\n[celery] deployment up in {time.monotonic() - wall:.1f}s")

@@ -143,10 +143,10 @@ def pipeline(tmp_path_factory):
             started = time.monotonic()
             deployment.migrate()
             deployment.start("api-server", "api-server", "--workers", "1")
+            deployment.wait_for_api()  # tasks reach the Execution API there
             deployment.start("scheduler", "scheduler", "--skip-serve-logs")
             deployment.start("dag-processor", "dag-processor")
             deployment.start("triggerer", "triggerer", "--skip-serve-logs")
-            deployment.wait_for_api()
             deployment.wait_for_dag(DAG_ID)
             deployment.wait_for_watchers(1)
             print(f"\n[deployment] migrated and started in {time.monotonic() - started:.1f}s")
