@@ -117,7 +117,13 @@ def get_provider_info() -> dict:
             {"integration-name": "Kontent.ai", "python-modules": ["airflow_provider_kontent.sensors.sync"]}
         ],
         "triggers": [
-            {"integration-name": "Kontent.ai", "python-modules": ["airflow_provider_kontent.triggers.sync"]}
+            {
+                "integration-name": "Kontent.ai",
+                "python-modules": [
+                    "airflow_provider_kontent.triggers.sync",
+                    "airflow_provider_kontent.triggers.changes",
+                ],
+            }
         ],
         "connection-types": [
             {

@@ -44,15 +44,26 @@ class Lookahead:
     :param token: the token the answer is about (reported in the summary; never advanced or stored).
     :param max_pages: pages followed per look through changes the filters dropped (at least one).
     :param cursor: where to start reading; defaults to ``token``.
+    :param collect: read on past pages with matching changes too, up to ``max_pages`` or an empty page,
+        collecting them all in ``deltas`` (an event trigger that must tell new changes from ones it
+        already reported); by default the first page with a match answers.
     """
 
-    def __init__(self, token: str, *, max_pages: int = 10, cursor: str | None = None) -> None:
+    def __init__(
+        self, token: str, *, max_pages: int = 10, cursor: str | None = None, collect: bool = False
+    ) -> None:
         self.token = token
         self.cursor = cursor or token
         self.pages_left = max(1, int(max_pages))
+        self.collect = collect
         self.found: dict[str, Any] | None = None
+        #: the matching changes read (all of them with ``collect``, else those of the answering page)
+        self.deltas: list[Delta] = []
         #: changes on the pages read that the filters dropped
         self.skipped = 0
+        self.pages_read = 0
+        #: an empty page was reached: nothing after ``cursor`` yet
+        self.complete = False
         self._finished = False
 
     @property
@@ -63,11 +74,14 @@ class Lookahead:
     def feed(self, page: SyncPage) -> None:
         """Take the page read at ``cursor``."""
         self.pages_left -= 1
-        if page.deltas:
-            self.found = pending_summary(self.token, page.deltas)
-            self._finished = True
-        elif page.is_empty:
+        self.pages_read += 1
+        self.deltas.extend(page.deltas)
+        if page.is_empty:
+            self.complete = self._finished = True
+        elif page.deltas and not self.collect:
             self._finished = True
         else:
             self.skipped += page.skipped
-            self.cursor = page.next_token
+            self.cursor = page.next_token or self.cursor
+        if self._finished and self.deltas:
+            self.found = pending_summary(self.token, self.deltas)

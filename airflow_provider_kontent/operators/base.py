@@ -41,20 +41,28 @@ def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -
 
     A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``KontentConfigError``
     (a ``ValueError``; permanent, so the task is not retried) that names the argument and, through
-    ``where``, the task's connection, so the failing task is obvious.
+    ``where``, the task's connection, so the failing task is obvious. A ``file://`` path under a
+    distributed executor is refused (``staging.LocalStagingError``).
     """
     if not value:
         return None
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(value, ObjectStoragePath):
-        return value
-    try:
-        return ObjectStoragePath(str(value))
-    except ValueError as err:
-        from airflow_provider_kontent.client import KontentConfigError
+        path = value
+    else:
+        try:
+            path = ObjectStoragePath(str(value))
+        except ValueError as err:
+            from airflow_provider_kontent.client import KontentConfigError
 
-        raise KontentConfigError(f"{where}{what} {str(value)!r} cannot be opened: {err}", field=what) from err
+            raise KontentConfigError(
+                f"{where}{what} {str(value)!r} cannot be opened: {err}", field=what
+            ) from err
+    from airflow_provider_kontent.staging import check_staging_reachable
+
+    check_staging_reachable(path, what=what, where=where)  # file:// under a distributed executor
+    return path
 
 
 def connection_label(kontent_conn_id: Any) -> str:

@@ -1,8 +1,9 @@
-"""Kontent.ai sync trigger (``from airflow_provider_kontent.triggers.sync import KontentSyncTrigger``)."""
+"""Kontent.ai triggers: ``triggers.sync.KontentSyncTrigger`` (the deferrable sensor's) and
+``triggers.changes.KontentChangesEventTrigger`` (an ``AssetWatcher``'s, with ``kontent_changes_asset``)."""
 
 from __future__ import annotations
 
-__all__ = ["KontentSyncTrigger"]
+__all__ = ["KontentChangesEventTrigger", "KontentSyncTrigger", "kontent_changes_asset"]
 
 
 def __getattr__(name: str):
@@ -10,4 +11,8 @@ def __getattr__(name: str):
         from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 
         return KontentSyncTrigger
+    if name in ("KontentChangesEventTrigger", "kontent_changes_asset"):
+        from airflow_provider_kontent.triggers import changes
+
+        return getattr(changes, name)
     raise AttributeError(name)

@@ -17,7 +17,12 @@ import pytest
 from tests.dag_runner import run_dag
 from tests.examples.conftest import EXAMPLE_DAGS, load_dag, use_emulator_connection
 
-EXPECTED_DAGS = {"kontent_sync_to_sqlite", "kontent_sync_to_object_storage", "kontent_sync_filtered"}
+EXPECTED_DAGS = {
+    "kontent_sync_to_sqlite",
+    "kontent_sync_to_object_storage",
+    "kontent_sync_filtered",
+    "kontent_sync_on_change",
+}
 
 
 def task_states(dag_run: Any) -> dict[str, str]:

@@ -72,7 +72,7 @@ def _title(record: dict[str, Any]) -> str:
 
 def test_pull_waits_for_processing_and_fetches_past_the_stale_cdn(airflow_db, kontent_emulator, kontent_conn):
     env_id, ctl = kontent_conn["id"], kontent_emulator.control
-    key = "kontent_sync_token__lag_pull"
+    key = "kontent_sync_cursor__lag_pull"
     item_id = ctl.upsert_item(env_id, "doc", "article", "en-US", elements={"title": "Old"})
     dag = _pull_dag(key)
     assert run_dag(dag).state == "success"  # init marks "now"; nothing to pull
