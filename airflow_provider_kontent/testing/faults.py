@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_provider_kontent.testing.errors import ControlError
 
-ACTIONS = ("status", "drop", "cut_body", "delay", "not_json", "no_continuation", "stale")
+ACTIONS = ("status", "drop", "cut_body", "delay", "not_json", "no_continuation", "stale", "repeat_token")
 _ids = itertools.count(1)
 
 

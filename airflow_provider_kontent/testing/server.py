@@ -181,6 +181,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             if fault is not None and fault.action == "no_continuation" and name.lower() == "x-continuation":
                 continue
+            if fault is not None and fault.action == "repeat_token" and name.lower() == "x-continuation":
+                value = self.headers.get("X-Continuation") or value  # the token it was sent, not a new one
             self.send_header(name, value)
         if fault is not None and fault.action == "cut_body":
             self.send_header("Connection", "close")
