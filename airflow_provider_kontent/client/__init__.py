@@ -17,10 +17,12 @@ from airflow_provider_kontent.client.errors import (
     KontentConnectionError,
     KontentError,
     KontentInvalidTokenError,
+    KontentMalformedDeltaError,
     KontentNotFoundError,
     KontentRateLimitError,
     KontentResponseError,
     KontentServerError,
+    KontentStalledSyncError,
 )
 from airflow_provider_kontent.client.filters import FilterClause, FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import ChangeType, Delta, EntityKind, SyncPage, compact
@@ -43,10 +45,12 @@ __all__ = [
     "KontentConnectionError",
     "KontentError",
     "KontentInvalidTokenError",
+    "KontentMalformedDeltaError",
     "KontentNotFoundError",
     "KontentRateLimitError",
     "KontentResponseError",
     "KontentServerError",
+    "KontentStalledSyncError",
     "SyncFilters",
     "SyncPage",
     "compact",

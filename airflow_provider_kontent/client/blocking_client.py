@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from airflow_provider_kontent.client.content import (
     MAX_RESPONSE_ITEMS,
     BatchSizer,
     ContentBatch,
-    RateLimiter,
     batch_ids,
     group_changed_items,
     is_response_too_large,
@@ -28,14 +28,20 @@ from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
 from airflow_provider_kontent.client.protocol import (
     LOGGER_NAME,
+    MAX_TOKEN_REPEATS,
     ApiRequest,
     ApiResponse,
+    MalformedStats,
     RequestBuilder,
+    TokenProgress,
     apply_client_filters,
+    check_malformed,
+    parse_retry_after,
 )
+from airflow_provider_kontent.client.ratelimit import limiter_for
 from airflow_provider_kontent.client.retry import retrying
 
-__all__ = ["FeedPage", "KontentClient"]
+__all__ = ["FeedPage", "KontentClient", "RequestStats"]
 
 log = logging.getLogger(LOGGER_NAME)
 T = TypeVar("T")
@@ -60,6 +66,34 @@ class FeedPage:
     next_token: str | None
 
 
+class RequestStats:
+    """What one client sent: attempts (retries included), seconds spent waiting on the rate limiter,
+    and 429 answers. Thread-safe (the content threads add to it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.limiter_wait_seconds = 0.0
+        self.throttled = 0
+
+    def add(self, waited: float) -> None:
+        with self._lock:
+            self.requests += 1
+            self.limiter_wait_seconds += waited
+
+    def add_throttled(self) -> None:
+        with self._lock:
+            self.throttled += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "rate_limit_wait_seconds": round(self.limiter_wait_seconds, 3),
+                "throttled": self.throttled,
+            }
+
+
 class KontentClient:
     """Blocking Kontent.ai client; one ``requests.Session`` per client (use as a context manager).
 
@@ -82,9 +116,13 @@ class KontentClient:
             adapter = HTTPAdapter(pool_maxsize=max(10, config.max_concurrency))
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
-        self.rate_limiter = RateLimiter(
-            [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)]
+        # one budget per environment for the whole process (see client.ratelimit)
+        self.rate_limiter = limiter_for(
+            config.environment_id,
+            [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)],
         )
+        self.stats = RequestStats()
+        self.malformed_stats = MalformedStats()
         self.filter_stats = FilterStats()
         self.batch_sizer = BatchSizer()
 
@@ -104,8 +142,12 @@ class KontentClient:
 
     # --- transport ---------------------------------------------------------------------------
     def _send_once(self, request: ApiRequest) -> ApiResponse:
-        """One attempt: wait for the rate limiter, send, and read the whole body."""
-        self.rate_limiter.acquire()
+        """One attempt: wait for the rate limiter, send, and read the whole body.
+
+        A 429 is reported to the environment's limiter, which then holds every request (of every
+        thread and client sharing it) until ``Retry-After`` has passed and lowers the rate.
+        """
+        self.stats.add(self.rate_limiter.acquire())
         try:
             resp = self.session.request(
                 request.method,
@@ -117,6 +159,9 @@ class KontentClient:
             content = resp.content
         except _TRANSPORT_ERRORS as exc:
             raise protocol.transport_error(exc, request, permanent=_PERMANENT_TRANSPORT_ERRORS) from exc
+        if resp.status_code == 429:
+            self.stats.add_throttled()
+            self.rate_limiter.throttled(parse_retry_after(resp.headers.get("retry-after")))
         return ApiResponse.build(
             resp.status_code, resp.headers, content, resp.url or request.url, request.method
         )
@@ -148,16 +193,25 @@ class KontentClient:
         return self._call(request, protocol.parse_init, sync_endpoint=True)
 
     def sync_page(
-        self, token: str, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None
+        self,
+        token: str,
+        api_version: int = 2,
+        filters: SyncFilters | Mapping[str, Any] | None = None,
+        *,
+        skip_malformed: bool = False,
     ) -> SyncPage:
         """Fetch one page of changes after ``token``; ``page.next_token`` continues from it.
 
         ``filters`` are applied client-side on v2 (``page.skipped`` counts the dropped deltas, and
-        ``self.filter_stats`` accumulates); on v1 the token already carries them.
+        ``self.filter_stats`` accumulates); on v1 the token already carries them. A delta the client
+        cannot use (not an object, no ``data.system`` id, a bad timestamp) raises
+        ``KontentMalformedDeltaError``; with ``skip_malformed`` it is left out, listed in
+        ``page.malformed`` and counted in ``self.malformed_stats``.
         """
         sync_filters = SyncFilters.coerce(filters)
         request = self.protocol.sync_request(token, api_version)
         page = self._call(request, protocol.parse_sync_page, sync_endpoint=True)
+        check_malformed(page, skip=skip_malformed, stats=self.malformed_stats, config=self.config)
         return apply_client_filters(page, sync_filters, api_version, self.filter_stats)
 
     def iter_pages(
@@ -166,18 +220,25 @@ class KontentClient:
         api_version: int = 2,
         max_pages: int | None = None,
         filters: SyncFilters | Mapping[str, Any] | None = None,
+        *,
+        skip_malformed: bool = False,
+        max_token_repeats: int = MAX_TOKEN_REPEATS,
     ) -> Iterator[SyncPage]:
         """Yield pages until the first empty one (the documented rule), or ``max_pages`` pages.
 
         Each page carries its ``next_token``, so a caller can checkpoint after every page; the last
-        yielded page is empty unless ``max_pages`` stopped the run early.
+        yielded page is empty unless ``max_pages`` stopped the run early. A non-empty page answered
+        with the very token it was sent would be requested forever: after ``max_token_repeats`` of
+        them in a row ``KontentStalledSyncError`` is raised.
         """
         if max_pages is not None and max_pages < 1:
             raise KontentConfigError("must be >= 1 or None", field="max_pages")
         sync_filters = SyncFilters.coerce(filters)
+        progress = TokenProgress(self.config, max_token_repeats)
         fetched = 0
         while True:
-            page = self.sync_page(token, api_version, sync_filters)
+            page = self.sync_page(token, api_version, sync_filters, skip_malformed=skip_malformed)
+            progress.check(token, page)
             fetched += 1
             yield page
             token = page.next_token

@@ -17,10 +17,12 @@ __all__ = [
     "KontentConnectionError",
     "KontentError",
     "KontentInvalidTokenError",
+    "KontentMalformedDeltaError",
     "KontentNotFoundError",
     "KontentRateLimitError",
     "KontentResponseError",
     "KontentServerError",
+    "KontentStalledSyncError",
 ]
 
 
@@ -170,3 +172,18 @@ class KontentResponseError(KontentError):
     """
 
     retryable = True
+
+
+class KontentMalformedDeltaError(KontentResponseError):
+    """A Sync page held deltas the client cannot use (not an object, no ``data.system``/id, or a bad
+    timestamp). The same token returns the same entries, so this is not retried; pass
+    ``skip_malformed=True`` to count and skip them instead."""
+
+    retryable = False
+
+
+class KontentStalledSyncError(KontentResponseError):
+    """The Sync API kept answering a non-empty page with the very token it was sent, so following it
+    would request the same page forever. Not retried (the retry would send the same token)."""
+
+    retryable = False
