@@ -2,7 +2,8 @@
 
 Connection fields: ``host`` = base URL override (empty for Kontent.ai's own hosts), ``password`` =
 Delivery API key, extras ``environment_id``, ``mode`` (public/secure/preview), ``connect_timeout``,
-``read_timeout``, ``max_attempts``, ``max_retry_wait``. The form is declared once, in
+``read_timeout``, ``max_attempts``, ``max_retry_wait``, ``rate_limit_per_second``,
+``rate_limit_per_minute`` (the request budget, see ``client.ratelimit``). The form is declared once, in
 ``airflow_provider_kontent.CONN_FIELDS``/``UI_FIELD_BEHAVIOUR``: Airflow 3.2+ reads it from
 ``get_provider_info()``; older Airflow 3 versions call the legacy classmethods below, which are derived
 from the same dictionaries.
@@ -48,6 +49,8 @@ _NUMBER_EXTRAS: dict[str, type] = {
     "read_timeout": float,
     "max_retry_wait": float,
     "max_attempts": int,
+    "rate_limit_per_second": int,
+    "rate_limit_per_minute": int,
 }
 # every extra the hook reads; the connection form (CONN_FIELDS) must offer exactly these
 CONNECTION_EXTRAS = ("environment_id", "mode", *_NUMBER_EXTRAS)
