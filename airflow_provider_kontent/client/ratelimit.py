@@ -61,6 +61,8 @@ class RateLimiter:
         """The share of the configured rate allowed now: halved per 429, regrowing linearly."""
         if self._decreased_at is None:
             return 1.0
+        if now <= self._decreased_at:
+            return self._factor_after_decrease
         grown = self._factor_after_decrease + (now - self._decreased_at) / self.recovery_seconds
         if grown >= 1.0:
             self._decreased_at = None
@@ -104,7 +106,7 @@ class RateLimiter:
             if retry_after is not None and retry_after > 0:
                 self._paused_until = max(self._paused_until, now + retry_after)
             self._factor_after_decrease = max(self.min_factor, self._factor(now) / 2)
-            self._decreased_at = now
+            self._decreased_at = max(now, self._paused_until)  # regrowth starts when sending resumes
 
 
 _SHARED: dict[tuple[str, tuple[tuple[float, int], ...]], RateLimiter] = {}
