@@ -23,6 +23,7 @@ from airflow_provider_kontent.client.content import (
     group_changed_items,
     is_response_too_large,
 )
+from airflow_provider_kontent.client.content_stream import ContentStream
 from airflow_provider_kontent.client.errors import KontentConfigError, KontentError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
@@ -273,15 +274,9 @@ class KontentClient:
         if not jobs:
             return result
 
-        def fetch(job: tuple[str, list[str]]) -> list[tuple[list[str], dict[str, Any]]]:
-            lang, ids = job
-            return [
-                answer for chunk in self.batch_sizer.chunks(ids) for answer in self._fetch_batch(lang, chunk)
-            ]
-
         workers = min(self.config.max_concurrency, len(jobs))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kontent-fetch") as pool:
-            futures = [pool.submit(fetch, job) for job in jobs]
+            futures = [pool.submit(self.fetch_batch_job, lang, ids) for lang, ids in jobs]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done):
                 for future in futures:
@@ -297,6 +292,18 @@ class KontentClient:
                 result.missing[:10],
             )
         return result
+
+    def fetch_batch_job(self, language: str, ids: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+        """One URL-sized batch of ids: ``[(ids, response body), ...]``, one entry per request that
+        succeeded (more than one when the batch had to be split under the response-size cap)."""
+        return [
+            answer for chunk in self.batch_sizer.chunks(ids) for answer in self._fetch_batch(language, chunk)
+        ]
+
+    def content_stream(self, *, max_in_flight: int | None = None) -> ContentStream:
+        """A ``ContentStream``: content for changed items fetched in URL-filled batches while a drain
+        goes on (see ``client.content_stream``)."""
+        return ContentStream(self, max_in_flight=max_in_flight)
 
     def _fetch_batch(self, language: str, ids: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
         """One ``system.id[in]`` request; halves (recursively) when the response would be too large."""
