@@ -26,6 +26,7 @@ __all__ = [
     "MalformedDelta",
     "SyncPage",
     "compact",
+    "checked_delta",
     "delta_problem",
     "parse_instant",
     "parse_timestamp",
@@ -153,20 +154,55 @@ def delta_problem(kind: EntityKind, obj: Any) -> str | None:
     cannot be keyed, compacted or acted on, so the client reports it instead of handing on a record
     with ``id=None``. Extra or unknown fields are fine (forward compatibility).
     """
-    if not isinstance(obj, dict):
-        return f"the delta is a JSON {type(obj).__name__}, not an object"
+    checked = checked_delta(kind, obj)
+    return checked if isinstance(checked, str) else None
+
+
+def checked_delta(kind: EntityKind, obj: Any) -> Delta | str:
+    """``Delta.from_api`` for a usable entry, else the reason it is not one (see ``delta_problem``).
+
+    One pass over the entry: the drain calls this once per delta, so it looks every part up once.
+    """
+    if type(obj) is not dict and not isinstance(obj, dict):
+        return f"the delta is a JSON {_json_type(obj)}, not an object"
     data = obj.get("data")
-    system = data.get("system") if isinstance(data, dict) else None
-    if not isinstance(system, dict):
+    system = data.get("system") if type(data) is dict else None
+    if type(system) is not dict:
         return "the delta has no data.system object"
     entity_id = system.get("id")
-    if not isinstance(entity_id, str) or not entity_id:
+    if type(entity_id) is not str or not entity_id:
         return "data.system.id is missing or not a string"
     if kind is EntityKind.ITEM:
         language = system.get("language")
-        if not isinstance(language, str) or not language:
+        if type(language) is not str or not language:
             return "data.system.language is missing or not a string"
-    return _timestamp_problem(obj.get("timestamp"))
+    timestamp = obj.get("timestamp")
+    if (
+        type(timestamp) is not str
+        or _KONTENT_TIMESTAMP.fullmatch(timestamp) is None
+        or timestamp[8:10] > "28"
+    ):
+        problem = _timestamp_problem(timestamp)
+        if problem is not None:
+            return problem
+    elements = data.get("elements")
+    raw_change = obj.get("change_type")
+    change = _CHANGE_TYPES.get(raw_change) if type(raw_change) is str else None
+    return Delta(
+        kind,
+        change if change is not None else ChangeType.parse(raw_change),
+        raw_change if type(raw_change) is str else ("" if raw_change is None else str(raw_change)),
+        timestamp,
+        system,
+        elements if type(elements) is dict else None,
+        obj,
+    )
+
+
+def _json_type(value: Any) -> str:
+    return {str: "string", list: "array", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
 
 
 @dataclass(frozen=True)

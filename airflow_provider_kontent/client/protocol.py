@@ -47,7 +47,7 @@ from airflow_provider_kontent.client.models import (
     Delta,
     MalformedDelta,
     SyncPage,
-    delta_problem,
+    checked_delta,
 )
 
 __all__ = [
@@ -363,7 +363,6 @@ def parse_sync_page(response: ApiResponse) -> SyncPage:
     deltas: list[Delta] = []
     malformed: list[MalformedDelta] = []
     received = 0
-    from_api = Delta.from_api
     for array, kind in ARRAY_KINDS.items():
         entries = body.get(array)
         if entries is None:
@@ -374,11 +373,11 @@ def parse_sync_page(response: ApiResponse) -> SyncPage:
             )
         received += len(entries)
         for index, entry in enumerate(entries):
-            problem = delta_problem(kind, entry)
-            if problem is None:
-                deltas.append(from_api(kind, entry))
+            checked = checked_delta(kind, entry)
+            if type(checked) is str:
+                malformed.append(MalformedDelta(array, index, checked, _sample(entry)))
             else:
-                malformed.append(MalformedDelta(array, index, problem, _sample(entry)))
+                deltas.append(checked)  # type: ignore[arg-type]
     return SyncPage(
         deltas=deltas,
         next_token=token,  # type: ignore[arg-type]

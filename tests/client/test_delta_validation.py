@@ -66,7 +66,7 @@ def test_malformed_deltas_fail_the_sync_naming_connection_request_and_url(malfor
         list(client.iter_pages("t0"))
     text = str(err.value)
     assert text.startswith("connection 'kontent_default': the Sync page has 4 malformed delta(s)")
-    assert "items[1]: the delta is a JSON str, not an object" in text and "'just a string'" not in text
+    assert "items[1]: the delta is a JSON string, not an object" in text and "'just a string'" not in text
     assert "request_id=req-t1" in text and f"[GET {malformed_server.base_url}/v2/" in text
     assert "skip_malformed=True" in text
     assert err.value.retryable is False and len(malformed_server.requests) == 1  # not retried
@@ -83,7 +83,7 @@ def test_skip_malformed_counts_and_logs_once(malformed_server, caplog):
         assert [len(page.malformed) for page in pages] == [4, 1, 0]
         assert (client.malformed_stats.seen, client.malformed_stats.skipped) == (5, 5)
     assert [m.reason for m in pages[0].malformed] == [
-        "the delta is a JSON str, not an object",
+        "the delta is a JSON string, not an object",
         "the delta has no data.system object",
         "timestamp 'yesterday-ish' is not an ISO-8601 date and time",
         "data.system.id is missing or not a string",
@@ -102,7 +102,7 @@ def test_skip_malformed_counts_and_logs_once(malformed_server, caplog):
         (EntityKind.ITEM, {**_item("a"), "timestamp": "2025-05-28T07:33:58+02:00"}, None),  # other ISO form
         (EntityKind.ITEM, {**_item("a"), "data": {"system": {"id": "a"}}}, "data.system.language"),
         (EntityKind.TYPE, {"change_type": "changed", "timestamp": TS, "data": {"system": {"id": "t"}}}, None),
-        (EntityKind.TAXONOMY, [1, 2], "JSON list"),
+        (EntityKind.TAXONOMY, [1, 2], "JSON array"),
         (EntityKind.LANGUAGE, {"timestamp": TS, "data": {"system": {"id": 5}}}, "system.id"),
     ],
 )
