@@ -466,6 +466,7 @@ def drain(
     progress = DrainProgress(progress_interval)
     newest: Delta | None = None
     stream = client.content_stream() if include_content else None
+    largest_page = 0
     try:
         for page in client.iter_pages(
             token,
@@ -487,6 +488,12 @@ def drain(
                     newest = delta
             sink.write_page(records)
             if stream is not None:
+                received = page.received or 0
+                if 0 < received * 2 < largest_page:
+                    # a page under half the size of the largest: the backlog is probably drained, so
+                    # the partial batches go now instead of after one more (empty) page
+                    stream.flush()
+                largest_page = max(largest_page, received)
                 for batch in stream.ready():
                     sink.write_page(content_records(batch))
             result.next_token = page.next_token

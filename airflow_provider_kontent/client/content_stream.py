@@ -182,12 +182,16 @@ class ContentStream:
         while self._done:
             yield self._done.popleft()
 
-    def finish(self) -> Iterator[FetchedBatch]:
-        """Send the partial batches and yield every outstanding one, oldest first."""
+    def flush(self) -> None:
+        """Send every open batch now, full or not (e.g. when the drain is probably at its end)."""
         for language in list(self._open):
             batch = self._open.pop(language)
             if batch.ids:
                 self._send(batch)
+
+    def finish(self) -> Iterator[FetchedBatch]:
+        """Send the partial batches and yield every outstanding one, oldest first."""
+        self.flush()
         while self._in_flight:
             self._collect_oldest()
             yield from self.ready()
