@@ -427,6 +427,13 @@ class DrainProgress:
                     f"; changes up to {newest.isoformat()} ({_duration(behind)} behind now), "
                     f"about {deltas_left:,.0f} deltas / {_duration(seconds_left)} left at this pace"
                 )
+                per_minute = getattr(getattr(client, "config", None), "rate_limit_per_minute", None)
+                if per_minute and result.pages:
+                    pages_left = deltas_left / max(1.0, result.received / result.pages)
+                    eta += (
+                        f" (~{pages_left:,.0f} pages: at least {_duration(pages_left / per_minute * 60)} at "
+                        f"{per_minute:,} requests/min)"
+                    )
         stats = getattr(client, "stats", None)
         budget = ""
         if stats is not None:
