@@ -302,6 +302,21 @@ class Delta:
 
     __hash__ = None  # type: ignore[assignment]  # mutable dicts inside, like the dataclass it replaced
 
+    def __reduce__(self) -> tuple:
+        # pickle/copy rebuild from the fields (the cached instant is recomputed when needed)
+        return (
+            Delta,
+            (
+                self.kind,
+                self.change_type,
+                self.raw_change_type,
+                self.timestamp_text,
+                self.system,
+                self.elements,
+                self.raw,
+            ),
+        )
+
     def __repr__(self) -> str:
         return (
             f"Delta(kind={self.kind!r}, change_type={self.change_type!r}, raw_change_type="

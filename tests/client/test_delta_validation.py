@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import pickle
 import random
 
 import pendulum
@@ -168,6 +170,13 @@ def test_fast_timestamps_equal_pendulum(text):
     assert parse_instant(text) == expected
     delta = Delta.from_api(EntityKind.ITEM, _item("a", text))
     assert delta.timestamp == expected and delta.timestamp_text == text
+
+
+def test_deltas_pickle_and_copy_with_their_timestamp():
+    delta = Delta.from_api(EntityKind.ITEM, _item("a"))
+    assert delta.instant is not None  # cached before pickling
+    for clone in (pickle.loads(pickle.dumps(delta)), copy.deepcopy(delta), copy.copy(delta)):
+        assert clone == delta and clone.instant == delta.instant and clone.timestamp == delta.timestamp
 
 
 @pytest.mark.parametrize("text", ["2025-02-30T00:00:00Z", "2025-13-01T00:00:00Z", "garbage", "", None, 5])
