@@ -62,7 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "_SUCCESS"
-WRITE_CHUNK = 4 * 1024 * 1024
+WRITE_CHUNK = 1024 * 1024
 PART_PATTERN = re.compile(r"^part-\d{5}\.ndjson$")
 _KIND_ARRAYS = {kind.value: kind.array for kind in EntityKind}
 

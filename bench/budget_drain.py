@@ -85,7 +85,8 @@ def main() -> None:
         with KontentClient(ClientConfig(env, base_url=emu.base_url)) as client:
             token = client.init_sync()
         started = time.perf_counter()
-        ctl.generate_changes(env, args.changes, type="article")
+        for done in range(0, args.changes, 50_000):  # in chunks: one control call must not time out
+            ctl.generate_changes(env, min(50_000, args.changes - done), type="article")
         print(f"generated {args.changes:,} changes in {time.perf_counter() - started:.1f}s", flush=True)
         ctl.clear_requests()
         result = run_worker("budget_drain.py", emu.base_url, env, token, timeout=1800)
