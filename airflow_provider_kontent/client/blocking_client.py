@@ -29,18 +29,20 @@ from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
 from airflow_provider_kontent.client.protocol import (
     LOGGER_NAME,
-    MAX_TOKEN_REPEATS,
     ApiRequest,
     ApiResponse,
-    MalformedStats,
     RequestBuilder,
-    TokenProgress,
     apply_client_filters,
-    check_malformed,
     parse_retry_after,
 )
 from airflow_provider_kontent.client.ratelimit import limiter_for
 from airflow_provider_kontent.client.retry import retrying
+from airflow_provider_kontent.client.sync_checks import (
+    MAX_TOKEN_REPEATS,
+    MalformedStats,
+    TokenProgress,
+    check_malformed,
+)
 
 __all__ = ["FeedPage", "KontentClient", "RequestStats"]
 
