@@ -194,8 +194,26 @@ class KontentClient:
         def attempt() -> T:
             return protocol.read_outcome(self._send_once(request), parse, sync_endpoint=sync_endpoint)
 
+        # The first attempt runs outside tenacity: building its controller for every request costs
+        # about as much as parsing a page's deltas. A failed first attempt is handed to tenacity as
+        # its attempt 1 (re-raised at once), so waits, logs and limits are exactly the policy's.
         try:
-            return retrying(self.config, request.method, request.loggable_url)(attempt)
+            return attempt()
+        except KontentError as exc:
+            if not exc.retryable or self.config.max_attempts <= 1:
+                if exc.retryable:
+                    exc.attempts = 1  # what tenacity's give-up would have recorded
+                protocol.label_error(exc, self.config)
+                raise
+            first_failure: list[KontentError] = [exc]
+
+        def replay_then_attempt() -> T:
+            if first_failure:
+                raise first_failure.pop()
+            return attempt()
+
+        try:
+            return retrying(self.config, request.method, request.loggable_url)(replay_then_attempt)
         except KontentError as exc:
             protocol.label_error(exc, self.config)
             raise
