@@ -67,7 +67,7 @@ def worker(kind: str, base_url: str, env_id: str, token: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "BASE_URL", "ENV", "TOKEN"))
     args = parser.parse_args()
     if args.worker:
