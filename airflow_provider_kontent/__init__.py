@@ -24,22 +24,31 @@ CONN_FIELDS: dict[str, dict] = {
         "Delivery API key. preview: latest content, needs a preview Delivery API key.",
         "schema": {"type": "string", "enum": ["public", "secure", "preview"], "default": "public"},
     },
+    "preview_base_url": {
+        "label": "Preview base URL override",
+        "description": "Preview mode only: empty = https://preview-deliver.kontent.ai. The base URL override "
+        "above is for public and secure mode, so one override never serves the other mode's content.",
+        "schema": {"type": ["string", "null"]},
+    },
     "connect_timeout": {
         "label": "Connect timeout (s)",
+        "description": "Seconds to wait for the TCP/TLS connection; empty = 10.",
         "schema": {"type": ["number", "null"], "minimum": 0},
     },
     "read_timeout": {
         "label": "Read timeout (s)",
+        "description": "Seconds to wait for a response; empty = 60.",
         "schema": {"type": ["number", "null"], "minimum": 0},
     },
     "max_attempts": {
         "label": "Max attempts per request",
-        "description": "Attempts for a request that fails with 408, 429, 5xx or a network error (1 = no retry).",
+        "description": "Attempts for a request that fails with 408, 429, 5xx or a network error "
+        "(1 = no retry); empty = 5.",
         "schema": {"type": ["integer", "null"], "minimum": 1},
     },
     "max_retry_wait": {
         "label": "Max total retry wait (s)",
-        "description": "Upper bound on the time one request may spend waiting between retries.",
+        "description": "Upper bound on the time one request may spend waiting between retries; empty = 120.",
         "schema": {"type": ["number", "null"], "minimum": 0},
     },
     "rate_limit_per_second": {
@@ -57,13 +66,27 @@ CONN_FIELDS: dict[str, dict] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, dict] = {
-    "hidden-fields": ["schema", "login", "port"],
-    "relabeling": {"host": "Base URL override", "password": "Delivery API key"},
+    # The port stays visible: it completes a base URL override that names no port, and it is the way
+    # round an Airflow 3.3 bug: the Test button sends a stored empty port as 0, which the test endpoint
+    # refuses as "differs from the stored connection" (apache/airflow#73298); a stored 0 matches and
+    # means "no port" to the hook (see the README's troubleshooting).
+    "hidden-fields": ["schema", "login"],
+    "relabeling": {
+        "host": "Base URL override",
+        "port": "Port (of the base URL override)",
+        "password": "Delivery API key",
+    },
     "placeholders": {
-        "host": "empty = https://deliver.kontent.ai (preview: https://preview-deliver.kontent.ai)",
+        "host": "empty = https://deliver.kontent.ai (public and secure mode)",
+        "port": "empty or 0 = the URL's own port",
         "password": "secure-access or preview key; empty for public mode",
-        "environment_id": "00000000-0000-0000-0000-000000000000",
+        "environment_id": "8d20758c-d74c-4f59-ae04-ee928c0816b7",
         "mode": "public",
+        "preview_base_url": "empty = https://preview-deliver.kontent.ai",
+        "connect_timeout": "10",
+        "read_timeout": "60",
+        "max_attempts": "5",
+        "max_retry_wait": "120",
     },
 }
 

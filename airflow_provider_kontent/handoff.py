@@ -152,7 +152,9 @@ class XComSink:
         self.max_bytes = max_bytes
         self.what = what
         self._records: dict[tuple, tuple[dict[str, Any], int]] = {}
-        self._bytes = 2  # "[]"
+        # The records' size as one compact JSON list: each record counts its length plus one separator,
+        # and the brackets add two, less the separator the first record does not need.
+        self._bytes = 1
         self.counts = CountTable()
 
     def write_page(self, records: Iterable[dict[str, Any]]) -> None:

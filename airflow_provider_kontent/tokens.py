@@ -22,6 +22,8 @@ so the check is read-compare-write; the remaining window is documented in docs/o
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -29,7 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_kontent._compat import AirflowFailException
+from airflow_provider_kontent.outcomes import KontentTaskFailure
 
 __all__ = [
     "TOKEN_KEY",
@@ -43,9 +45,11 @@ __all__ = [
     "TokenStore",
     "VariableTokenStore",
     "XComTokenStore",
+    "TokenRecordCorruptError",
     "default_variable_key",
+    "legacy_variable_key",
     "kontent_sync_asset",
-    "short_token",
+    "token_fingerprint",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,8 +61,9 @@ TOKEN_STORES = ("xcom", "variable", "asset")
 _RECORD_FORMAT = 1
 
 
-class KontentTokenError(AirflowFailException):
-    """A token problem that a retry cannot fix (the task fails without retrying)."""
+class KontentTokenError(KontentTaskFailure):
+    """A token problem that a retry cannot fix (the task fails without retrying, even in a sensor with
+    ``soft_fail=True``: see ``airflow_provider_kontent.outcomes``)."""
 
 
 class TokenMismatchError(KontentTokenError):
@@ -73,14 +78,38 @@ class TokenNotFoundError(KontentTokenError):
     """No token is stored (the init task has not run, or wrote to another store or key)."""
 
 
-def short_token(token: str | None) -> str:
-    """Tokens are long and opaque; logs show only a prefix."""
+class TokenRecordCorruptError(TokenMismatchError):
+    """The store holds something that is not a token record (e.g. a Variable edited by hand).
+
+    Never replaced by a fresh init: that would silently drop every change since the lost token.
+    """
+
+
+def token_fingerprint(token: str | None) -> str:
+    """A short, stable name for a token in logs and errors: ``#`` and 10 hex digits of its hash.
+
+    Tokens are long, and their prefixes are alike (the same JSON header, base64-encoded), so a prefix
+    cannot tell two tokens apart; and where Airflow masks a stored value, every occurrence of it in the
+    log becomes ``***``. A fingerprint is neither: "advanced #1f0c... -> #9b7a..." stays readable.
+    """
     if not token:
         return "<none>"
-    return f"{token[:10]}..." if len(token) > 10 else token
+    return "#" + hashlib.blake2b(token.encode("utf-8"), digest_size=5).hexdigest()
 
 
 def default_variable_key(kontent_conn_id: str) -> str:
+    """The Variable of ``token_store="variable"`` when ``variable_key`` is not given.
+
+    It names a *cursor* on purpose: Airflow masks the value of every Variable whose name contains a
+    sensitive word such as "token" (in the UI, the REST API and every log line), and a continuation
+    token is a read position, not a credential: it gives access to nothing the connection's own key
+    does not already allow.
+    """
+    return f"kontent_sync_cursor__{kontent_conn_id}"
+
+
+def legacy_variable_key(kontent_conn_id: str) -> str:
+    """The default Variable name of versions up to 0.1: still read when the new one is empty."""
     return f"kontent_sync_token__{kontent_conn_id}"
 
 
@@ -164,25 +193,33 @@ class TokenRecord:
     def from_dict(cls, value: Any, *, source: str = "the token store") -> TokenRecord:
         """Parse a stored record; anything else is a clear error naming where it came from."""
         if isinstance(value, str):
-            raise TokenMismatchError(
+            raise TokenRecordCorruptError(
                 f"{source} holds a bare string, not a Kontent token record. Tokens are stored as JSON "
                 "records (token, environment, mode, API version, filters); re-initialize with "
                 "KontentSyncInitOperator(reinitialize=True) or pass the token explicitly with token=..."
             )
         if not isinstance(value, Mapping):
-            raise TokenMismatchError(f"{source} holds {type(value).__name__}, not a Kontent token record")
+            raise TokenRecordCorruptError(
+                f"{source} holds {type(value).__name__}, not a Kontent token record"
+            )
         missing = [name for name in ("token", "environment_id", "mode", "api_version") if not value.get(name)]
         if missing:
-            raise TokenMismatchError(f"{source} holds a token record without {', '.join(missing)}")
+            raise TokenRecordCorruptError(f"{source} holds a token record without {', '.join(missing)}")
+        token = value["token"]
+        if not isinstance(token, str) or any(ch.isspace() or not ch.isprintable() for ch in token):
+            raise TokenRecordCorruptError(
+                f"{source} holds a token record whose token is not a continuation token (it contains "
+                "white space or control characters, e.g. from a hand edit); it was left untouched"
+            )
         try:
             api_version = int(value["api_version"])
         except (TypeError, ValueError):
-            raise TokenMismatchError(
+            raise TokenRecordCorruptError(
                 f"{source} holds a token record with a non-numeric api_version"
             ) from None
         filters = value.get("filters") or {}
         if not isinstance(filters, Mapping):
-            raise TokenMismatchError(f"{source} holds a token record whose filters are not a mapping")
+            raise TokenRecordCorruptError(f"{source} holds a token record whose filters are not a mapping")
         return cls(
             token=str(value["token"]),
             environment_id=str(value["environment_id"]),
@@ -238,7 +275,7 @@ class TokenRecord:
     def describe(self) -> str:
         pending = ", its snapshot not yet confirmed by a commit" if self.snapshot_pending else ""
         return (
-            f"token {short_token(self.token)} (environment {self.environment_id}, mode {self.mode}, "
+            f"token {token_fingerprint(self.token)} (environment {self.environment_id}, mode {self.mode}, "
             f"v{self.api_version}, created {self.created_at}, last advanced {self.advanced_at}{pending})"
         )
 
@@ -294,14 +331,14 @@ class TokenStore(ABC):
                 # A drain that found nothing may hand back the token it started from (whether Kontent
                 # does is unconfirmed); the commit still confirms that the snapshot was handed on.
                 self._write(record.to_dict())
-                log.info("%s: snapshot of %s confirmed", self.location, short_token(record.token))
+                log.info("%s: snapshot of %s confirmed", self.location, token_fingerprint(record.token))
                 return True
-            log.info("%s already holds %s; nothing to commit", self.location, short_token(record.token))
+            log.info("%s already holds %s; nothing to commit", self.location, token_fingerprint(record.token))
             return False
         if current is None or current.token != expected_token:
             found = "nothing" if current is None else current.describe()
             raise TokenConflictError(
-                f"refusing to commit: {self.location} should still hold {short_token(expected_token)} (the "
+                f"refusing to commit: {self.location} should still hold {token_fingerprint(expected_token)} (the "
                 f"token this pull started from) but holds {found}. Another run or a re-initialization moved "
                 "it; committing now would skip or repeat changes. Check for overlapping DAG runs "
                 "(max_active_runs=1 is recommended) and re-run."
@@ -311,12 +348,19 @@ class TokenStore(ABC):
 
 
 class VariableTokenStore(TokenStore):
-    """An Airflow Variable holding the record as JSON: persistent across runs, last writer wins."""
+    """An Airflow Variable holding the record as JSON: persistent across runs, last writer wins.
+
+    :param key: the Variable name.
+    :param legacy_key: a name an earlier version wrote by default; read (never written) while ``key``
+        is empty, so a deployment that upgrades keeps its position. The next commit writes ``key``.
+    """
 
     kind = "variable"
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, legacy_key: str | None = None) -> None:
         self.key = key
+        self.legacy_key = legacy_key if legacy_key != key else None
+        self._told_legacy = False
 
     @property
     def location(self) -> str:
@@ -325,7 +369,33 @@ class VariableTokenStore(TokenStore):
     def _read(self) -> Any:
         from airflow.sdk import Variable
 
-        return Variable.get(self.key, default=None, deserialize_json=True)
+        # Read the text and decode it here: Variable.get(deserialize_json=True) answers the default
+        # for text that is not JSON, which would look like "no token" and start a new sync.
+        key, raw = self.key, Variable.get(self.key, default=None)
+        if raw is None and self.legacy_key:
+            raw = Variable.get(self.legacy_key, default=None)
+            if raw is not None:
+                key = self.legacy_key
+                if not self._told_legacy:
+                    self._told_legacy = True
+                    log.warning(
+                        "Variable %r is empty; reading the token from %r, the default name of earlier "
+                        "versions. The next commit writes %r (the old Variable is then unused and can be "
+                        "deleted).",
+                        self.key,
+                        self.legacy_key,
+                        self.key,
+                    )
+        if raw is None or not isinstance(raw, str):
+            return raw
+        try:
+            return json.loads(raw)
+        except ValueError as err:
+            raise TokenRecordCorruptError(
+                f"Variable {key!r} holds text that is not JSON ({err.__class__.__name__}: {err}), not a "
+                "Kontent token record; it was left untouched. Restore the record, or delete the Variable "
+                "and re-initialize (KontentSyncInitOperator) if losing the position is acceptable."
+            ) from None
 
     def _write(self, value: dict[str, Any]) -> None:
         from airflow.sdk import Variable

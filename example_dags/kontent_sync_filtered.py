@@ -19,7 +19,7 @@ of the environment. The provider keeps the v1 filter syntax and applies it on th
 Matching uses each delta's own metadata: an item moved out of the collection simply stops appearing
 (no delete is delivered for it, as in v1), so consumers that must see such moves should sync unfiltered.
 
-This DAG keeps its token in the Variable ``kontent_sync_token__kontent_default__articles`` and hands the
+This DAG keeps its token in the Variable ``kontent_sync_cursor__kontent_default__articles`` and hands the
 (small) filtered result to the next task through XCom.
 """
 
@@ -41,7 +41,7 @@ FILTERS = {
 }
 TOKEN_LOCATION: dict[str, Any] = {
     "token_store": "variable",
-    "variable_key": f"kontent_sync_token__{CONN_ID}__articles",
+    "variable_key": f"kontent_sync_cursor__{CONN_ID}__articles",
 }
 
 with DAG(

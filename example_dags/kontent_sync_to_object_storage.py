@@ -17,7 +17,7 @@ Configuration:
 * ``KONTENT_OUTPUT_URL`` (environment variable): any ``ObjectStoragePath`` URL, default
   ``file://$AIRFLOW_HOME/kontent/output``. For S3 use e.g. ``s3://aws_default@my-bucket/kontent``
   (needs ``apache-airflow-providers-amazon[s3fs]``; ``aws_default`` is the AWS connection id);
-* the token lives in the Airflow Variable ``kontent_sync_token__kontent_default__files`` (a Variable,
+* the token lives in the Airflow Variable ``kontent_sync_cursor__kontent_default__files`` (a Variable,
   not the asset store, to show the other persistent choice; see the README for the trade-offs);
 * ``KONTENT_SENSOR_TIMEOUT`` / ``KONTENT_SENSOR_POKE_INTERVAL`` (environment variables, seconds).
 """
@@ -43,7 +43,7 @@ SENSOR_TIMEOUT = float(os.environ.get("KONTENT_SENSOR_TIMEOUT", 10 * 60))
 SENSOR_POKE_INTERVAL = float(os.environ.get("KONTENT_SENSOR_POKE_INTERVAL", 60))
 TOKEN_LOCATION: dict[str, Any] = {
     "token_store": "variable",
-    "variable_key": f"kontent_sync_token__{CONN_ID}__files",
+    "variable_key": f"kontent_sync_cursor__{CONN_ID}__files",
 }
 RUN_FOLDER = "{{ run_id | replace(':', '') | replace('+', '_') }}"
 
@@ -72,8 +72,8 @@ with DAG(
         **TOKEN_LOCATION,
         poke_interval=SENSOR_POKE_INTERVAL,
         timeout=SENSOR_TIMEOUT,
-        mode="reschedule",
-        soft_fail=True,
+        deferrable=True,  # waits in the triggerer, no worker slot (README: choosing how the sensor waits)
+        soft_fail=True,  # skips only when nothing changed before the timeout; real errors fail
     )
 
     pull = KontentSyncPullOperator(

@@ -38,7 +38,7 @@ Configuration (all optional except the connection):
 * connection ``kontent_default`` (see the README for the fields);
 * ``KONTENT_ENVIRONMENT_ID`` (environment variable, read when the DAG is parsed): keeps the token in the
   Airflow asset state store of ``kontent://<environment id>/sync``; without it the token lives in the
-  Variable ``kontent_sync_token__kontent_default``;
+  Variable ``kontent_sync_cursor__kontent_default``;
 * ``KONTENT_SQLITE_PATH`` (Airflow Variable or environment variable): the database file, default
   ``$AIRFLOW_HOME/kontent/kontent.sqlite``;
 * ``KONTENT_STAGING_URL`` (environment variable): where NDJSON files are staged, any ObjectStoragePath URL,

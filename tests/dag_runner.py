@@ -2,8 +2,9 @@
 
 ``dag.test()`` in Airflow 3 only runs DAGs that are serialized in a DAG bundle. Tests build DAGs
 inline (with the emulator's URL in them), so this registers the DAG in the ``dags-folder`` bundle
-first. It uses Airflow internals checked on 3.3.2 (see shared/docs/airflow-provider-conventions.md
-section 8.2); keeping it in one place means one fix if they move.
+first. It uses Airflow internals checked on 3.3.2 (``DagBundlesManager.sync_bundles_to_db``,
+``DagBag.bag_dag`` and ``sync_bag_to_db``: the same steps the dag-processor takes for a parsed file);
+keeping them in one place means one fix if they move.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from airflow_provider_kontent.client.blocking_client import FeedPage, KontentCli
 from airflow_provider_kontent.client.config import ApiMode, ClientConfig
 from airflow_provider_kontent.client.content import ContentBatch, item_content
 from airflow_provider_kontent.client.errors import (
+    KontentApiRetiredError,
     KontentAuthError,
     KontentBadRequestError,
     KontentConfigError,
@@ -45,6 +46,7 @@ __all__ = [
     "KontentConnectionError",
     "KontentError",
     "KontentInvalidTokenError",
+    "KontentApiRetiredError",
     "KontentMalformedDeltaError",
     "KontentNotFoundError",
     "KontentRateLimitError",

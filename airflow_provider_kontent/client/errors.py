@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "KontentApiRetiredError",
     "KontentAuthError",
     "KontentBadRequestError",
     "KontentConfigError",
@@ -141,6 +142,14 @@ class KontentAuthError(KontentError):
 
 class KontentNotFoundError(KontentError):
     """HTTP 404: unknown environment, wrong base URL/path, or an entity that does not exist."""
+
+
+class KontentApiRetiredError(KontentNotFoundError):
+    """HTTP 404 from a Sync API v1 endpoint: Kontent.ai retired Sync API v1 on 2026-01-05.
+
+    https://kontent.ai/learn/docs/apis/sync-api/about-sync-api (the v1 removal notice). Nothing a retry can fix:
+    switch the tasks to ``api_version=2``; the same ``filters`` keep working, applied client-side.
+    """
 
 
 class KontentRateLimitError(KontentError):

@@ -71,14 +71,22 @@ class FilterClause:
             raise KontentConfigError(f"cannot parse filter {key!r}", field=str(key))
         op = match.group("op")
         operator = "=" if op is None else op
+        # Codenames are strings: a number or a bool here is a mistake (``{"system.type": 5}`` would
+        # otherwise filter on the codename "5" and silently drop every change).
         if isinstance(value, str):
             values = tuple(value.split(",")) if operator in _LIST_OPS else (value,)
-        elif isinstance(value, Iterable):
-            values = tuple(str(v) for v in value)
         elif value is None:
             values = ()
+        elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+            values = tuple(value)
         else:
-            values = (str(value),)
+            values = (value,)
+        wrong = [v for v in values if not isinstance(v, str)]
+        if wrong:
+            raise KontentConfigError(
+                f"filter values are codenames (strings); got {type(wrong[0]).__name__} {wrong[0]!r}",
+                field=str(key).strip(),
+            )
         return cls(match.group("field"), operator, values)
 
     @property

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pendulum
 
@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - the client also works without it
 from airflow_provider_kontent import __version__
 from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.errors import (
+    KontentApiRetiredError,
     KontentAuthError,
     KontentBadRequestError,
     KontentConfigError,
@@ -419,6 +420,12 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - pendulum.now("UTC")).total_seconds())
 
 
+def is_v1_sync_url(url: str | None) -> bool:
+    """``…/{env}/sync[/init]`` without the ``/v2/`` segment of the live Sync API."""
+    path = urlsplit(url or "").path
+    return "/v2/" not in path and (path.endswith("/sync") or path.endswith("/sync/init"))
+
+
 def error_from_response(response: ApiResponse, *, sync_endpoint: bool = False) -> KontentError:
     """Map an error response to the exception family, keeping Kontent's message and ids."""
     body: Any = None
@@ -455,6 +462,13 @@ def error_from_response(response: ApiResponse, *, sync_endpoint: bool = False) -
         return KontentAuthError(
             message,
             hint="Check the Delivery API key and that the mode (public/secure/preview) matches it",
+            **kwargs,
+        )
+    if status == 404 and sync_endpoint and is_v1_sync_url(response.url):
+        return KontentApiRetiredError(
+            message,
+            hint="Sync API v1 was retired by Kontent.ai on 2026-01-05: use api_version=2 (the same filters "
+            "keep working, applied client-side) and start a new sync, because v1 tokens are not valid on v2",
             **kwargs,
         )
     if status == 404:

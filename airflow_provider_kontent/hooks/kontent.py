@@ -1,9 +1,12 @@
 """``KontentHook``: turns an Airflow connection into a configured Kontent.ai client.
 
-Connection fields: ``host`` = base URL override (empty for Kontent.ai's own hosts), ``password`` =
-Delivery API key, extras ``environment_id``, ``mode`` (public/secure/preview), ``connect_timeout``,
+Connection fields: ``host`` (+ ``port``) = base URL override for public and secure mode (empty for
+Kontent.ai's own hosts), ``password`` = Delivery API key, extras ``environment_id``, ``mode``
+(public/secure/preview), ``preview_base_url`` (the override for preview mode), ``connect_timeout``,
 ``read_timeout``, ``max_attempts``, ``max_retry_wait``, ``rate_limit_per_second``,
-``rate_limit_per_minute`` (the request budget, see ``client.ratelimit``). The form is declared once, in
+``rate_limit_per_minute`` (the request budget, see ``client.ratelimit``). Production and preview have separate
+overrides so that switching a connection's mode can never read one mode's content from the other's
+host. The form is declared once, in
 ``airflow_provider_kontent.CONN_FIELDS``/``UI_FIELD_BEHAVIOUR``: Airflow 3.2+ reads it from
 ``get_provider_info()``; older Airflow 3 versions call the legacy classmethods below, which are derived
 from the same dictionaries.
@@ -11,7 +14,9 @@ from the same dictionaries.
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -53,7 +58,23 @@ _NUMBER_EXTRAS: dict[str, type] = {
     "rate_limit_per_minute": int,
 }
 # every extra the hook reads; the connection form (CONN_FIELDS) must offer exactly these
-CONNECTION_EXTRAS = ("environment_id", "mode", *_NUMBER_EXTRAS)
+CONNECTION_EXTRAS = ("environment_id", "mode", "preview_base_url", *_NUMBER_EXTRAS)
+
+log = logging.getLogger(__name__)
+
+
+def _warn_unknown_extras(conn_id: str, extra: dict[str, Any]) -> None:
+    """An extra the hook does not read is most likely a typo (``max_attempt``): say so, with the fix."""
+    for name in sorted(set(extra) - set(CONNECTION_EXTRAS)):
+        close = difflib.get_close_matches(name, CONNECTION_EXTRAS, n=1)
+        hint = (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else f"; the known extras are {', '.join(CONNECTION_EXTRAS)}"
+        )
+        log.warning(
+            "connection '%s': extra %r is not a Kontent.ai setting and is ignored%s", conn_id, name, hint
+        )
 
 
 def _coerce(conn_id: str, name: str, value: Any, kind: type) -> Any:
@@ -61,6 +82,8 @@ def _coerce(conn_id: str, name: str, value: Any, kind: type) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
+        if isinstance(value, bool):  # JSON true would otherwise count as 1
+            raise TypeError
         number = float(value)
         if kind is int:
             if number != int(number):
@@ -106,28 +129,59 @@ def config_from_connection_fields(
     extra: dict[str, Any],
     overrides: dict[str, Any] | None = None,
 ) -> ClientConfig:
-    """Build a ``ClientConfig`` from connection fields; every error names the connection and field."""
+    """Build a ``ClientConfig`` from connection fields; every error names the connection and field.
+
+    ``overrides`` are the task's ``hook_params``: an error in one of them names ``hook_params``, not
+    the connection's extras, so the user looks in the DAG file rather than in the connection.
+    """
+    _warn_unknown_extras(conn_id, extra)
+    mode = extra.get("mode") or ApiMode.PUBLIC.value
     values: dict[str, Any] = {
         "environment_id": extra.get("environment_id") or "",
-        "mode": extra.get("mode") or ApiMode.PUBLIC.value,
+        "mode": mode,
         "api_key": password or None,
-        "base_url": _base_url(host, port),
+        "base_url": _mode_base_url(conn_id, mode, host, port, extra.get("preview_base_url")),
         "context": f"connection '{conn_id}'",  # leads every API error's text
     }
     for name, kind in _NUMBER_EXTRAS.items():
         coerced = _coerce(conn_id, name, extra.get(name), kind)
         if coerced is not None:
             values[name] = coerced
-    values.update(overrides or {})
+    overrides = dict(overrides or {})
+    values.update(overrides)
     try:
         return ClientConfig(**values)
     except KontentConfigError as exc:
-        field = {"api_key": "password (Delivery API key)", "base_url": "host (base URL override)"}.get(
-            exc.field or "", f"extra '{exc.field}'"
-        )
-        raise KontentConfigError(f"connection '{conn_id}', {field}: {exc.message}", field=exc.field) from None
+        if exc.field in overrides:
+            where = f"hook_params[{exc.field!r}] (set on the task, not in the connection)"
+        else:
+            where = {"api_key": "password (Delivery API key)", "base_url": "host (base URL override)"}.get(
+                exc.field or "", f"extra '{exc.field}'"
+            )
+        raise KontentConfigError(f"connection '{conn_id}', {where}: {exc.message}", field=exc.field) from None
     except TypeError as exc:  # an unknown override keyword
-        raise KontentConfigError(f"connection '{conn_id}': {exc}", field="overrides") from None
+        raise KontentConfigError(f"connection '{conn_id}', hook_params: {exc}", field="overrides") from None
+
+
+def _mode_base_url(conn_id: str, mode: Any, host: str | None, port: int | None, preview: Any) -> str | None:
+    """The override for the connection's mode: ``host`` for public/secure, ``preview_base_url`` for preview.
+
+    A preview connection with only ``host`` set is refused rather than guessed: the host may well be a
+    production endpoint, which would answer a preview key with published content and hide the drafts.
+    """
+    preview_url = str(preview).strip() if preview else ""
+    if str(mode).strip().lower() != ApiMode.PREVIEW.value:
+        return _base_url(host, port)
+    if preview_url:
+        return _base_url(preview_url, None)
+    if (host or "").strip():
+        raise KontentConfigError(
+            f"connection '{conn_id}', host (base URL override): in preview mode the base URL override is "
+            "not used, because it serves published content in public and secure mode; put the preview "
+            "endpoint in the 'Preview base URL override' (extra 'preview_base_url') instead",
+            field="base_url",
+        )
+    return None
 
 
 def _extra_dict(conn_id: str, raw: Any) -> dict[str, Any]:
@@ -260,10 +314,28 @@ class KontentHook(BaseHook):
                 client.init_sync(api_version=2)
         except KontentError as exc:
             return False, explain_failure(exc, quick)
+        if config.mode is ApiMode.PREVIEW and _answers_without_key(quick):
+            return False, (
+                f"{config.effective_base_url} answered without a Delivery API key, so it is not a preview "
+                "endpoint (Kontent.ai's preview API always requires the preview key): it would serve "
+                "published content, not the latest drafts. Point the Preview base URL override at a preview "
+                "endpoint, or leave it empty for https://preview-deliver.kontent.ai."
+            )
         return True, (
             f"Connected to Kontent.ai environment {config.environment_id} ({config.mode.value} mode, "
             f"{config.effective_base_url}): Sync API v2 initialized."
         )
+
+
+def _answers_without_key(config: ClientConfig) -> bool:
+    """Whether ``config``'s base URL initializes a sync with no key at all: a preview endpoint never does."""
+    keyless = config.replace(mode=ApiMode.PUBLIC, api_key=None, max_attempts=1)
+    try:
+        with KontentClient(keyless) as client:
+            client.init_sync(api_version=2)
+    except KontentError:
+        return False
+    return True
 
 
 def explain_failure(exc: KontentError, config: ClientConfig) -> str:

@@ -22,7 +22,8 @@ from airflow_provider_kontent.tokens import (
     VariableTokenStore,
     XComTokenStore,
     default_variable_key,
-    short_token,
+    legacy_variable_key,
+    token_fingerprint,
 )
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "as_storage_path",
     "connection_label",
     "default_deferrable",
-    "pending_summary",
 ]
 
 
@@ -39,8 +39,9 @@ def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -
     """An ``ObjectStoragePath`` from a (rendered) URL string such as ``file:///data/out/`` or ``s3://b/p/``;
     ``None`` when the argument is not set (empty), which means "deliver through XCom".
 
-    A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``ValueError`` that
-    names the argument and, through ``where``, the task's connection, so the failing task is obvious.
+    A URL Airflow cannot open (unknown scheme, missing filesystem package) is a ``KontentConfigError``
+    (a ``ValueError``; permanent, so the task is not retried) that names the argument and, through
+    ``where``, the task's connection, so the failing task is obvious.
     """
     if not value:
         return None
@@ -51,7 +52,9 @@ def as_storage_path(value: Any, *, what: str = "output_path", where: str = "") -
     try:
         return ObjectStoragePath(str(value))
     except ValueError as err:
-        raise ValueError(f"{where}{what} {str(value)!r} cannot be opened: {err}") from err
+        from airflow_provider_kontent.client import KontentConfigError
+
+        raise KontentConfigError(f"{where}{what} {str(value)!r} cannot be opened: {err}", field=what) from err
 
 
 def connection_label(kontent_conn_id: Any) -> str:
@@ -94,15 +97,6 @@ def add_asset(kwargs: dict[str, Any], asset: Any, where: str) -> None:
     kwargs[where] = items
 
 
-def pending_summary(token: str, deltas: list[Any]) -> dict[str, Any]:
-    """The sensor's and trigger's result: counts per entity array and change type (a lower bound)."""
-    pending: dict[str, dict[str, int]] = {}
-    for delta in deltas:
-        per_kind = pending.setdefault(delta.kind.array, {})
-        per_kind[delta.change_type.value] = per_kind.get(delta.change_type.value, 0) + 1
-    return {"token": token, "pending": pending, "total": len(deltas)}
-
-
 class KontentBaseOperator(BaseOperator):
     """The six token arguments, their validation, templating and asset wiring, plus the shared helpers.
 
@@ -119,7 +113,8 @@ class KontentBaseOperator(BaseOperator):
     :param kontent_conn_id: Kontent connection (templated).
     :param token_store: ``"variable"`` (default), ``"asset"`` (Airflow 3.3+) or ``"xcom"`` (one run only).
     :param variable_key: Variable name for ``token_store="variable"`` (templated); default
-        ``kontent_sync_token__<kontent_conn_id>``.
+        ``kontent_sync_cursor__<kontent_conn_id>`` (a record under the earlier default
+        ``kontent_sync_token__<kontent_conn_id>`` is still read while the new one is empty).
     :param asset: the Kontent asset whose state holds the token for ``token_store="asset"``; added to the
         task's inlets, or outlets where the class sets ``asset_attachment = "outlets"`` (the pull).
     :param api_version: Sync API version, 2 (default) or 1 (legacy; filters go to the server).
@@ -209,7 +204,12 @@ class KontentBaseOperator(BaseOperator):
 
     def resolve_store(self, context: Mapping[str, Any]) -> TokenStore:
         if self.token_store == "variable":
-            return VariableTokenStore(self.variable_key or default_variable_key(self.kontent_conn_id))
+            if self.variable_key:
+                return VariableTokenStore(self.variable_key)
+            return VariableTokenStore(
+                default_variable_key(self.kontent_conn_id),
+                legacy_key=legacy_variable_key(self.kontent_conn_id),
+            )
         if self.token_store == "asset":
             return AssetTokenStore(context, self.asset)
         task = context.get("task", self)
@@ -254,8 +254,8 @@ class KontentBaseOperator(BaseOperator):
         if committed:
             self.log.info(
                 "Committed token %s -> %s in %s",
-                short_token(previous_token),
-                short_token(next_token),
+                token_fingerprint(previous_token),
+                token_fingerprint(next_token),
                 store.location,
             )
         return committed

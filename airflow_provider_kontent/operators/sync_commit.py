@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.operators.base import KontentBaseOperator
-from airflow_provider_kontent.tokens import short_token, xcom_pull_same_map_index
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
+from airflow_provider_kontent.tokens import token_fingerprint, xcom_pull_same_map_index
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -55,7 +55,8 @@ class KontentSyncCommitOperator(KontentBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            return self._commit(context)
+            with airflow_outcomes():
+                return self._commit(context)
         finally:
             self.close_hook()  # the commit opens no client today; closing keeps that true if it ever does
 
@@ -69,7 +70,7 @@ class KontentSyncCommitOperator(KontentBaseOperator):
             or not summary.get("next_token")
             or not summary.get("previous_token")
         ):
-            raise AirflowFailException(
+            raise KontentTaskFailure(
                 f"{self.connection_label}: no pull summary with previous_token/next_token from task "
                 f"{self.pull_task_id!r} in this run; "
                 "set pull_task_id to the KontentSyncPullOperator's task id (or pass summary=pull.output)"
@@ -78,7 +79,9 @@ class KontentSyncCommitOperator(KontentBaseOperator):
         previous_token, next_token = str(summary["previous_token"]), str(summary["next_token"])
         committed = self.commit_next_token(store, previous_token=previous_token, next_token=next_token)
         if not committed:
-            self.log.info("Token %s was already committed in %s", short_token(next_token), store.location)
+            self.log.info(
+                "Token %s was already committed in %s", token_fingerprint(next_token), store.location
+            )
         return {
             "committed": committed,
             "previous_token": previous_token,

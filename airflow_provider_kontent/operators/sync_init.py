@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.client import item_content
 from airflow_provider_kontent.handoff import (
     HandoffTooLargeError,
@@ -14,7 +13,8 @@ from airflow_provider_kontent.handoff import (
     delta_record,
 )
 from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
-from airflow_provider_kontent.tokens import TokenRecord, short_token
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
+from airflow_provider_kontent.tokens import TokenRecord, token_fingerprint
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,10 +75,11 @@ class KontentSyncInitOperator(KontentBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            return self._initialize(context)
+            with airflow_outcomes():
+                return self._initialize(context)
         except HandoffTooLargeError as err:
             # A retry would export the same too-big snapshot again: fail without retrying.
-            raise AirflowFailException(
+            raise KontentTaskFailure(
                 f"{self.connection_label}: {err} (for this init's snapshot the directory setting is "
                 "snapshot_path)"
             ) from None
@@ -102,7 +103,7 @@ class KontentSyncInitOperator(KontentBaseOperator):
                     "The snapshot taken when %s was initialized was never confirmed as loaded (no commit "
                     "has advanced the token since), so it is exported again. A snapshot taken any time "
                     "after the init, plus the changes since the token, covers every change.",
-                    short_token(existing.token),
+                    token_fingerprint(existing.token),
                 )
                 snapshot_info = self._take_snapshot(self.get_hook().get_conn(), filters)
                 return {**existing.to_dict(), "initialized": False, "snapshot": snapshot_info}
@@ -131,7 +132,7 @@ class KontentSyncInitOperator(KontentBaseOperator):
             filters=filters,
             snapshot_pending=self.snapshot,
         )
-        self.log.info("Initialized a Sync API v%s sync: token %s", self.api_version, short_token(token))
+        self.log.info("Initialized a Sync API v%s sync: token %s", self.api_version, token_fingerprint(token))
         # Snapshot after the init: a change during the export shows up in the export and in the next
         # pull, never in neither. The token is stored only once the snapshot succeeded, so a retry
         # starts cleanly. It is stored with snapshot_pending=True until a commit confirms the loads:

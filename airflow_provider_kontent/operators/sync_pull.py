@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from airflow_provider_kontent._compat import AirflowFailException
 from airflow_provider_kontent.client.models import parse_timestamp
 from airflow_provider_kontent.handoff import HandoffTooLargeError, NdjsonSink, XComSink, drain
 from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
-from airflow_provider_kontent.tokens import TokenStore, short_token
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
+from airflow_provider_kontent.tokens import TokenStore, token_fingerprint
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -73,8 +73,12 @@ class KontentSyncPullOperator(KontentBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if max_pages is not None and max_pages < 1:
-            raise ValueError(f"{self.connection_label}: max_pages must be >= 1 or None; got {max_pages!r}")
+        if max_pages is not None and (
+            isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1
+        ):
+            raise ValueError(
+                f"{self.connection_label}: max_pages must be a whole number >= 1, or None; got {max_pages!r}"
+            )
         self.token = token
         self.max_pages = max_pages
         self.include_content = include_content
@@ -86,7 +90,8 @@ class KontentSyncPullOperator(KontentBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            return self._pull(context)
+            with airflow_outcomes():
+                return self._pull(context)
         finally:
             self.close_hook()
 
@@ -102,7 +107,9 @@ class KontentSyncPullOperator(KontentBaseOperator):
             if path is not None
             else XComSink(self.max_xcom_bytes)
         )
-        self.log.info("Pulling changes since token %s from %s", short_token(previous_token), store.location)
+        self.log.info(
+            "Pulling changes since token %s from %s", token_fingerprint(previous_token), store.location
+        )
         try:
             result = drain(
                 self.get_hook().get_conn(),
@@ -115,7 +122,7 @@ class KontentSyncPullOperator(KontentBaseOperator):
                 skip_malformed=self.skip_malformed,
             )
         except HandoffTooLargeError as err:
-            raise AirflowFailException(f"{self.connection_label}: {err}") from None
+            raise KontentTaskFailure(f"{self.connection_label}: {err}") from None
         except BaseException:
             sink.abort()
             raise
@@ -193,8 +200,8 @@ class KontentSyncPullOperator(KontentBaseOperator):
         else:
             self.log.info(
                 "commit_token=False: the token stays at %s until KontentSyncCommitOperator commits %s",
-                short_token(result.previous_token),
-                short_token(result.next_token),
+                token_fingerprint(result.previous_token),
+                token_fingerprint(result.next_token),
             )
         self._emit_asset_event(context, summary)
         return summary
@@ -224,8 +231,8 @@ class KontentSyncPullOperator(KontentBaseOperator):
                     return token, record.token
                 self.log.info(
                     "Starting from the given token %s, not the stored %s",
-                    short_token(token),
-                    short_token(record.token),
+                    token_fingerprint(token),
+                    token_fingerprint(record.token),
                 )
             return token, token
         if record is None:
@@ -240,8 +247,8 @@ class KontentSyncPullOperator(KontentBaseOperator):
             "An earlier attempt of this task committed %s (or was about to) but did not finish; pulling "
             "again from %s, where the first of those attempts started, so that none of their changes are "
             "lost (they may be delivered twice).",
-            short_token(stored),
-            short_token(drain_from),
+            token_fingerprint(stored),
+            token_fingerprint(drain_from),
         )
 
     def _remember_commit(self, context: Context, *, drain_from: str, next_token: str) -> None:

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_kontent._compat import AirflowSensorTimeout, AirflowSkipException
-from airflow_provider_kontent.operators.base import KontentBaseOperator, default_deferrable, pending_summary
-from airflow_provider_kontent.tokens import short_token
+from airflow_provider_kontent.client.lookahead import Lookahead
+from airflow_provider_kontent.operators.base import KontentBaseOperator, default_deferrable
+from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
+from airflow_provider_kontent.tokens import token_fingerprint
 from airflow_provider_kontent.triggers.sync import KontentSyncTrigger
 
 if TYPE_CHECKING:
@@ -21,12 +23,11 @@ __all__ = ["KontentSyncSensor", "KontentSyncSensorError"]
 
 
 class KontentSyncSensorError(RuntimeError):
-    """The deferred wait failed (auth, bad token, server errors after retries).
+    """The deferred wait failed with an error another attempt may not repeat (server errors, network).
 
-    Deliberately not an ``AirflowException``: Airflow's ``resume_execution`` turns every
-    ``AirflowException`` into a skip when ``soft_fail=True``, and users set ``soft_fail`` to mean "no
-    changes before the timeout", not "hide a revoked key". Poke mode behaves the same way, because the
-    client's errors are not ``AirflowException`` either.
+    Deliberately not an ``AirflowException``, so Airflow's task retries apply and ``soft_fail`` (which
+    Airflow applies to ``AirflowException``) cannot hide it. Permanent failures (auth, not found,
+    invalid token, configuration) end as ``KontentTaskFailure`` instead: no retries, and no skip.
     """
 
 
@@ -71,6 +72,7 @@ class KontentSyncSensor(KontentBaseOperator, BaseSensorOperator):
         self.max_lookahead_pages = max_lookahead_pages
         self.max_errors = max_errors
         self._lookahead: tuple[str, str] | None = None  # (token, furthest token known to hold no match)
+        self._resolved: tuple[str, dict[str, str]] | None = None  # (token, filters) of this execute
 
     def _resolve_token(self, context: Context) -> str:
         if self.token:
@@ -81,45 +83,57 @@ class KontentSyncSensor(KontentBaseOperator, BaseSensorOperator):
         return record.token
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        return self._look(self._resolve_token(context), self.normalized_filters())
+        token, filters = self._resolved or (self._resolve_token(context), self.normalized_filters())
+        return self._look(token, filters)
 
     def _look(self, token: str, filters: dict[str, str]) -> bool | PokeReturnValue:
         """One poke's reads: up to ``max_lookahead_pages`` pages after ``token`` (or after the furthest
         page an earlier poke found empty of matches)."""
         client = self.get_hook().get_conn()
-        cursor = self._lookahead[1] if self._lookahead and self._lookahead[0] == token else token
-        for _ in range(max(1, self.max_lookahead_pages)):
-            page = client.sync_page(cursor, api_version=self.api_version, filters=filters or None)
-            if page.deltas:
-                return PokeReturnValue(
-                    is_done=True, xcom_value=self._found(pending_summary(token, page.deltas))
-                )
-            if page.is_empty:
-                break
-            self.log.info("%d change(s) on this page are all filtered out; looking further", page.skipped)
-            cursor = page.next_token
-        self._lookahead = (token, cursor)
-        self.log.info("No matching Kontent changes after token %s yet", short_token(token))
+        cursor = self._lookahead[1] if self._lookahead and self._lookahead[0] == token else None
+        look = Lookahead(token, max_pages=self.max_lookahead_pages, cursor=cursor)
+        while not look.done:
+            look.feed(client.sync_page(look.cursor, api_version=self.api_version, filters=filters or None))
+        if look.found is not None:
+            return PokeReturnValue(is_done=True, xcom_value=self._found(look.found))
+        if look.skipped:
+            self.log.info("%d change(s) after the token are all filtered out", look.skipped)
+        self._lookahead = (token, look.cursor)
+        self.log.info("No matching Kontent changes after token %s yet", token_fingerprint(token))
         return False
 
     def _found(self, result: dict[str, Any]) -> dict[str, Any]:
         self.log.info(
-            "Kontent changes pending after token %s: %s", short_token(result["token"]), result["pending"]
+            "Kontent changes pending after token %s: %s",
+            token_fingerprint(result["token"]),
+            result["pending"],
         )
         return result
 
     def execute(self, context: Context) -> Any:
         # One client for all pokes of this execute (poke mode), closed when it ends: after the result,
         # an error, a reschedule (each reschedule runs execute anew) or the deferral (TaskDeferred).
+        # The token is resolved before the first poke, so a token-record problem fails the task
+        # directly (Airflow's sensor loop would turn it into a skip under soft_fail).
         try:
-            return self._wait(context)
+            with airflow_outcomes():
+                self._resolved = (self._resolve_token(context), self.normalized_filters())
+                return self._wait(context)
         finally:
+            self._resolved = None
             self.close_hook()
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        # Airflow's sensor resume turns every AirflowException into a skip under soft_fail; the
+        # boundary turns a permanent failure back into a failure (timeouts stay skips).
+        with airflow_outcomes():
+            return super().resume_execution(next_method, next_kwargs, context)
 
     def _wait(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        token, filters = self._resolve_token(context), self.normalized_filters()
+        assert self._resolved is not None
+        token, filters = self._resolved
         first = self._look(token, filters)  # no deferral when the changes are already there
         if first:
             return first.xcom_value  # type: ignore[union-attr]
@@ -149,7 +163,15 @@ class KontentSyncSensor(KontentBaseOperator, BaseSensorOperator):
                         f"Kontent sensor timed out ({self.connection_label}): {message}"
                     )
                 raise AirflowSensorTimeout(f"Kontent sensor timed out ({self.connection_label}): {message}")
-            raise KontentSyncSensorError(f"Kontent sync sensor failed ({self.connection_label}): {message}")
+            text = f"Kontent sync sensor failed ({self.connection_label}): {message}"
+            if event and event.get("retryable") is False:
+                raise KontentTaskFailure(text)  # auth, not found, invalid token, configuration
+            raise KontentSyncSensorError(text)
         return self._found(
-            {"token": event["token"], "pending": event.get("pending", {}), "total": event.get("total", 0)}
+            {
+                "token": event["token"],
+                "pending": event.get("pending", {}),
+                "total": event.get("total", 0),
+                "newest_timestamp": event.get("newest_timestamp"),
+            }
         )

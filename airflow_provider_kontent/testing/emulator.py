@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from airflow_provider_kontent.testing.client import EmulatorControl
+from airflow_provider_kontent.testing.control.surfaces import EmulatorControl, EmulatorStore
 from airflow_provider_kontent.testing.server import EmulatorHTTPServer
-from airflow_provider_kontent.testing.state import EmulatorStore
 
 
 class KontentEmulator:

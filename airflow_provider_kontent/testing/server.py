@@ -1,9 +1,10 @@
 """The emulator's HTTP server: stdlib ThreadingHTTPServer speaking HTTP/1.1 with keep-alive.
 
 One port serves three surfaces: production (``/...``), preview (``/preview/...``) and the control API
-(``/_emulator/...``). For API requests the order is: faults, URL length, rate limit, auth, routing.
-Every error is Kontent's JSON error shape; every request (except control calls) lands in the request log
-with the Authorization header redacted.
+(``/_emulator/...``). ``ROUTES`` says which API module answers which path; the server itself owns what
+happens on the socket: injected faults (``drop`` and ``cut_body`` need the raw connection), URL length,
+rate limit and auth, in that order, then routing. Every error is Kontent's JSON error shape; every
+request (except control calls) lands in the request log with the Authorization header redacted.
 """
 
 from __future__ import annotations
@@ -15,24 +16,23 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from airflow_provider_kontent.testing import errors
-from airflow_provider_kontent.testing.changelog import PREVIEW, PRODUCTION
-from airflow_provider_kontent.testing.control import handle_control
-from airflow_provider_kontent.testing.delivery import handle_delivery
-from airflow_provider_kontent.testing.errors import error_body
-from airflow_provider_kontent.testing.faults import Fault
-from airflow_provider_kontent.testing.model import Environment
-from airflow_provider_kontent.testing.state import EmulatorStore
-from airflow_provider_kontent.testing.sync import sync_init, sync_page
+from airflow_provider_kontent.testing import kontent_errors as errors
+from airflow_provider_kontent.testing.backend.changelog import PREVIEW, PRODUCTION
+from airflow_provider_kontent.testing.backend.faults import Fault
+from airflow_provider_kontent.testing.backend.model import Environment
+from airflow_provider_kontent.testing.control.control_api import handle_control
+from airflow_provider_kontent.testing.control.surfaces import EmulatorStore
+from airflow_provider_kontent.testing.delivery_api.router import RESOURCES, handle_delivery
+from airflow_provider_kontent.testing.kontent_errors import error_body
+from airflow_provider_kontent.testing.sync_api.endpoints import sync_init, sync_page, v1_retired
 
 Response = tuple[int, Any, dict[str, str]]
-DELIVERY_ROUTES = ("items", "items-feed", "types", "taxonomies", "languages")
-SYNC_ROUTES = {("sync", "init"): "POST", ("sync",): "GET"}
 NOT_JSON_BODY = b"<html><body>Service temporarily unavailable</body></html>"
 RATE_LIMIT_MESSAGE = "API rate limit exceeded. Please retry your request later."
 
@@ -67,25 +67,90 @@ def _internal_error(exc: Exception) -> dict[str, Any]:
     return error_body(f"Internal emulator error: {exc!r}", errors.GENERIC)
 
 
-def _delivery(
-    store: EmulatorStore,
-    env: Environment,
-    preview: bool,
-    path: str,
-    query: list,
-    headers: Mapping[str, str],
-) -> Response:
-    """Delivery content for the readers' view of ``env``, reusing cached selections across pages."""
-    view = store.visible_env(env)
-    return handle_delivery(
-        view,
-        preview,
-        path,
-        query,
-        headers,
+@dataclass(frozen=True)
+class ApiCall:
+    """One authenticated API request for an existing environment (the store lock is held)."""
+
+    store: EmulatorStore
+    env: Environment
+    host: str
+    version: int
+    path: tuple[str, ...]  # after /{env_id}
+    query: list[tuple[str, str]]
+    headers: Mapping[str, str]
+
+
+def _waits_for_new_content(headers: Mapping[str, str]) -> bool:
+    """``X-KC-Wait-For-Loading-New-Content: true``: Kontent.ai then never answers from a stale cache."""
+    return (headers.get("X-KC-Wait-For-Loading-New-Content") or "").strip().lower() == "true"
+
+
+def delivery(call: ApiCall) -> Response:
+    """Delivery content as the reader may see it; CDN reads can be older than Sync (``X-Stale-Content``)."""
+    store, env = call.store, call.env
+    fresh = _waits_for_new_content(call.headers)
+    stale = not fresh and store.is_stale(env)
+    status, body, headers = handle_delivery(
+        store.visible_env(env, fresh=fresh),
+        call.host == PREVIEW,
+        "/" + "/".join(call.path),
+        call.query,
+        call.headers,
         selection_cache=store.selection_cache,
-        generation=store.generation,
+        generation=(store.generation, stale),
     )
+    if stale and status == 200:
+        headers = {**headers, "X-Stale-Content": "1"}
+    return status, body, headers
+
+
+def sync_v2_init(call: ApiCall) -> Response:
+    return sync_init(call.store, call.env, call.host, 2, call.query)
+
+
+def sync_v2_page(call: ApiCall) -> Response:
+    return sync_page(call.store, call.env, call.host, 2, call.headers)
+
+
+def sync_v1_init(call: ApiCall) -> Response:
+    return sync_init(call.store, call.env, call.host, 1, call.query)
+
+
+def sync_v1_page(call: ApiCall) -> Response:
+    return sync_page(call.store, call.env, call.host, 1, call.headers)
+
+
+def v1_gate(env: Environment) -> Response | None:
+    """Sync API v1 is gone (404 before auth, like a route that no longer exists) unless ``legacy_v1``."""
+    return None if env.legacy_v1 else v1_retired()
+
+
+@dataclass(frozen=True)
+class Route:
+    """``method`` on ``/{env}/<path>`` (``/v2/{env}/...`` for version 2); ``*`` in ``path`` = any
+    Delivery resource path (its first segment one of ``delivery_api.router.RESOURCES``)."""
+
+    version: int
+    path: tuple[str, ...]
+    method: str
+    handler: Callable[[ApiCall], Response]
+    gate: Callable[[Environment], Response | None] | None = None  # answers before auth when it returns
+
+    def matches(self, version: int, path: tuple[str, ...]) -> bool:
+        if version != self.version:
+            return False
+        if self.path == ("*",):
+            return bool(path) and path[0] in RESOURCES
+        return path == self.path
+
+
+ROUTES = (
+    Route(2, ("sync", "init"), "POST", sync_v2_init),
+    Route(2, ("sync",), "GET", sync_v2_page),
+    Route(1, ("sync", "init"), "POST", sync_v1_init, gate=v1_gate),  # retired: 404 unless legacy_v1
+    Route(1, ("sync",), "GET", sync_v1_page, gate=v1_gate),
+    Route(1, ("*",), "GET", delivery),
+)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -178,16 +243,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            if fault is not None and fault.action == "no_continuation" and name.lower() == "x-continuation":
-                continue
-            if fault is not None and fault.action == "repeat_token" and name.lower() == "x-continuation":
-                value = self.headers.get("X-Continuation") or value  # the token it was sent, not a new one
+        for name, value in self._response_headers(headers, fault).items():
             self.send_header(name, value)
         if fault is not None and fault.action == "cut_body":
             self.send_header("Connection", "close")
-        if fault is not None and fault.action == "stale" and not self._waits_for_new_content():
-            self.send_header("X-Stale-Content", "1")
         self.end_headers()
         if fault is not None and fault.action == "cut_body":
             self.wfile.write(payload[: len(payload) // 2])
@@ -198,9 +257,24 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(payload)
 
+    def _response_headers(self, headers: Mapping[str, str], fault: Fault | None) -> dict[str, str]:
+        """The API headers a response carries after faults (what ``_send`` sends and the log records)."""
+        sent = {
+            name: value
+            for name, value in headers.items()
+            if not (
+                fault is not None and fault.action == "no_continuation" and name.lower() == "x-continuation"
+            )
+        }
+        if fault is not None and fault.action == "stale" and not self._waits_for_new_content():
+            sent["X-Stale-Content"] = "1"
+        if fault is not None and fault.action == "repeat_token" and self.headers.get("X-Continuation"):
+            for name in [n for n in sent if n.lower() == "x-continuation"]:
+                sent[name] = self.headers["X-Continuation"]  # the token it was sent, not a new one
+        return sent
+
     def _waits_for_new_content(self) -> bool:
-        """``X-KC-Wait-For-Loading-New-Content: true``: Kontent.ai then never answers from a stale cache."""
-        return (self.headers.get("X-KC-Wait-For-Loading-New-Content") or "").strip().lower() == "true"
+        return _waits_for_new_content(self.headers)
 
     def _handle(self, method: str) -> None:
         body = self._read_body()
@@ -242,6 +316,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             "env_id": env_id,
             "host": host,
             "fault": None,
+            "response_headers": None,  # the API headers of the response (None when dropped)
         }
         with store.lock:
             fault = store.fault_set.take(method, raw_path, env_id)
@@ -256,6 +331,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             if fault.action == "status":
                 status, payload, extra = self._fault_status(fault)
                 entry["status"] = status
+                entry["response_headers"] = self._response_headers(extra, None)
                 store.log_request(entry)
                 self._send(status, payload, extra)
                 return
@@ -267,6 +343,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         except Exception as exc:
             status, payload, extra = 500, _internal_error(exc), {}
         entry["status"] = status
+        entry["response_headers"] = self._response_headers(extra, fault)
         store.log_request(entry)
         self._send(status, payload, extra, fault)
 
@@ -296,25 +373,24 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if len(full_url) > env.url_max_length:
             message = f"The request URL is too long ({len(full_url)} > {env.url_max_length} characters)."
             return env.url_too_long_status, error_body(message, errors.GENERIC), {}
-        wait = store.rate_limiter.check(env.id)
+        wait = store.throttle.check(env.id)
         if wait is not None:
             return 429, error_body(RATE_LIMIT_MESSAGE, errors.RATE_LIMITED), {"Retry-After": str(wait)}
+        candidates = [route for route in ROUTES if route.matches(version, rest)]
+        gated = next((route.gate(env) for route in candidates if route.gate is not None), None)
+        if gated is not None:
+            return gated
         denied = authenticate(env, host, self.headers.get("Authorization"))
         if denied is not None:
             status, message = denied
             code = errors.UNAUTHORIZED if status == 401 else errors.FORBIDDEN
             return status, error_body(message, code), {}
-        allowed = SYNC_ROUTES.get(rest)
-        if allowed is not None:
-            if method != allowed:
-                return self._not_allowed(method, allowed)
-            if rest == ("sync", "init"):
-                return sync_init(store, env, host, version, query)
-            return sync_page(store, env, host, version, self.headers)
-        if version == 1 and method == "GET":
-            return _delivery(store, env, host == PREVIEW, "/" + "/".join(rest), query, self.headers)
-        if version == 1 and rest and rest[0] in DELIVERY_ROUTES:
-            return self._not_allowed(method, "GET")
+        call = ApiCall(store, env, host, version, rest, query, self.headers)
+        for route in candidates:
+            if route.method == method:
+                return route.handler(call)
+        if candidates:
+            return self._not_allowed(method, candidates[0].method)
         return self._route_not_found()
 
     def _route_not_found(self) -> Response:

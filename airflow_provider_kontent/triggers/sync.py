@@ -17,8 +17,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kontent.operators.base import pending_summary
-from airflow_provider_kontent.tokens import short_token
+from airflow_provider_kontent.client.lookahead import Lookahead
+from airflow_provider_kontent.outcomes import is_retryable
+from airflow_provider_kontent.tokens import token_fingerprint
 
 __all__ = ["KontentSyncTrigger"]
 
@@ -28,8 +29,9 @@ CLASSPATH = "airflow_provider_kontent.triggers.sync.KontentSyncTrigger"
 class KontentSyncTrigger(BaseTrigger):
     """Poll ``GET /sync`` with one token until matching changes exist, then fire one small event.
 
-    Events: ``{"status": "success", "token", "pending": {array: {change_type: n}}, "total"}`` or
-    ``{"status": "error", "message", "timeout": bool}``.
+    Events: ``{"status": "success", "token", "pending": {array: {change_type: n}}, "total",
+    "newest_timestamp"}`` or ``{"status": "error", "message", "timeout": bool, "retryable": bool}``
+    (``retryable`` False: auth, not found, invalid token or configuration, which no retry can fix).
 
     :param kontent_conn_id: Kontent connection id (the key is read in the triggerer, never serialized).
     :param token: the continuation token to look ahead from (never advanced or stored).
@@ -88,7 +90,7 @@ class KontentSyncTrigger(BaseTrigger):
             {
                 "status": "error",
                 "timeout": True,
-                "message": f"no matching Kontent changes after token {short_token(self.token)} before the "
+                "message": f"no matching Kontent changes after token {token_fingerprint(self.token)} before the "
                 "sensor timeout",
             }
         )
@@ -103,7 +105,12 @@ class KontentSyncTrigger(BaseTrigger):
             ).aget_async_client()
         except Exception as err:
             yield TriggerEvent(
-                {"status": "error", "timeout": False, "message": f"cannot set up the client: {err}"}
+                {
+                    "status": "error",
+                    "timeout": False,
+                    "retryable": is_retryable(err),
+                    "message": f"cannot set up the client: {err}",
+                }
             )
             return
         try:
@@ -123,6 +130,7 @@ class KontentSyncTrigger(BaseTrigger):
                             {
                                 "status": "error",
                                 "timeout": False,
+                                "retryable": is_retryable(err),
                                 "message": f"Kontent sync poll failed ({type(err).__name__}): {err}",
                             }
                         )
@@ -146,11 +154,11 @@ class KontentSyncTrigger(BaseTrigger):
 
     async def _look(self, client: Any, cursor: str) -> tuple[dict[str, Any] | None, str]:
         """Read up to ``max_lookahead_pages`` pages from ``cursor``; (result or None, where to resume)."""
-        for _ in range(max(1, self.max_lookahead_pages)):
-            page = await client.sync_page(cursor, api_version=self.api_version, filters=self.filters or None)
-            if page.deltas:
-                return pending_summary(self.token, page.deltas), cursor
-            if page.is_empty:
-                return None, cursor
-            cursor = page.next_token  # everything on this page was filtered out: look further
-        return None, cursor
+        look = Lookahead(self.token, max_pages=self.max_lookahead_pages, cursor=cursor)
+        while not look.done:
+            look.feed(
+                await client.sync_page(
+                    look.cursor, api_version=self.api_version, filters=self.filters or None
+                )
+            )
+        return look.found, look.cursor

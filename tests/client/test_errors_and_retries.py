@@ -250,6 +250,7 @@ def test_real_error_responses(kontent_emulator, secured, secret_guard):
         client.sync_page(token + "x")  # tampered
     assert err.value.error_code == 107 and "re-initialize" in str(err.value)
     secret_guard.record(err.value)
+    ctl.update_environment(env["id"], legacy_v1=True)  # the retired v1 replayed
     with pytest.raises(KontentInvalidTokenError):
         client.sync_page(token, api_version=1)  # a v2 token on the v1 endpoint
     base = kontent_emulator.base_url

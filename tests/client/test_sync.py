@@ -82,7 +82,7 @@ def test_replaying_an_old_token_reports_newer_state_again(kontent_emulator):
 
 def test_secure_and_preview_modes(kontent_emulator, secret_guard):
     ctl = kontent_emulator.control
-    env = ctl.create_environment(secure_access=True)
+    env = ctl.create_environment(secure_access=True, legacy_v1=True)
     secret_guard.watch(env["secure_key"], env["preview_key"])
     ctl.upsert_type(env["id"], "article", elements={"title": {"type": "text", "name": "Title"}})
     base = kontent_emulator.base_url
@@ -167,10 +167,11 @@ def filtered_runs(kontent_emulator_session):
     kontent_emulator = kontent_emulator_session
     ctl = kontent_emulator.control
     env = ctl.create_environment(
+        legacy_v1=True,
         languages=[
             {"codename": "en-US", "name": "English"},
             {"codename": "de", "name": "German", "fallback": "en-US"},
-        ]
+        ],
     )
     for type_ in ("article", "blog"):
         ctl.upsert_type(env["id"], type_, elements={"title": {"type": "text", "name": "Title"}})
@@ -240,7 +241,7 @@ def test_bad_filters_are_refused_before_any_request(kontent_emulator):
 
 def test_v1_plain_spelling_and_deleted_items(kontent_emulator):
     ctl = kontent_emulator.control
-    env = ctl.create_environment(v1_change_types="plain")
+    env = ctl.create_environment(v1_change_types="plain", legacy_v1=True)
     ctl.upsert_type(env["id"], "article", elements={"title": {"type": "text", "name": "Title"}})
     keep = ctl.upsert_item(env["id"], "keep", "article", "en-US", elements={"title": "k"})
     gone = ctl.upsert_item(env["id"], "gone", "article", "en-US", elements={"title": "g"})

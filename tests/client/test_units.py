@@ -453,3 +453,14 @@ def test_wait_honours_retry_after_else_backs_off():
         assert all(0 <= w <= ceiling for w in waits)
         assert max(waits) > ceiling / 2  # exponential: the range really grows (P(miss) = 2**-200)
         assert len(set(waits)) > 100  # jitter: not one fixed delay
+
+
+@pytest.mark.parametrize("value", [5, True, ["article", 7], 1.5])
+def test_filter_values_must_be_codenames(value):
+    """``{"system.type": 5}`` used to become the codename "5" and silently filter out every change."""
+    from airflow_provider_kontent.client import SyncFilters
+
+    key = "system.type[in]" if isinstance(value, list) else "system.type"
+    with pytest.raises(KontentConfigError, match="filter values are codenames") as err:
+        SyncFilters.from_mapping({key: value})
+    assert err.value.field == key

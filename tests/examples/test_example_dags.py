@@ -61,7 +61,7 @@ def fresh_variables(airflow_db):
     """The file and filtered DAGs keep their token in fixed Variables: start each test without them."""
     from airflow.models import Variable
 
-    keys = ("kontent_sync_token__kontent_default__files", "kontent_sync_token__kontent_default__articles")
+    keys = ("kontent_sync_cursor__kontent_default__files", "kontent_sync_cursor__kontent_default__articles")
     for key in keys:
         Variable.delete(key)
     yield

@@ -155,12 +155,12 @@ def test_test_connection_explains_each_failure(
             "key was rejected",
         ),
         "key of the wrong kind": (
-            json_conn(base + "/preview", key, environment_id=env_id, mode="preview"),
+            json_conn(None, key, environment_id=env_id, mode="preview", preview_base_url=base + "/preview"),
             "preview Delivery API key was rejected",
         ),
         "key needed": (json_conn(base, None, environment_id=env_id), "requires a Delivery API key"),
         "preview key missing": (
-            json_conn(base, None, environment_id=env_id, mode="preview"),
+            json_conn(None, None, environment_id=env_id, mode="preview", preview_base_url=base + "/preview"),
             "needs a preview",
         ),
         "host unreachable": (

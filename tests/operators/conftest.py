@@ -38,10 +38,13 @@ def set_db_variable(key: str, value: Any) -> None:
 def connection_json(
     base_url: str, env: dict[str, Any], *, mode: str = "public", key: str | None = None, **extra: Any
 ) -> str:
+    """A connection in Airflow's JSON form; a preview connection gets ``base_url`` as its preview override."""
+    if mode == "preview":
+        extra = {"preview_base_url": base_url, **extra}
     return json.dumps(
         {
             "conn_type": "kontent",
-            "host": base_url,
+            "host": None if mode == "preview" else base_url,
             "password": key,
             "extra": {"environment_id": env["id"], "mode": mode, "max_retry_wait": 5, **extra},
         }

@@ -135,7 +135,7 @@ def test_mismatch_and_xcom_size_guard_fail_without_moving_tokens(airflow_db, kon
         "wrong_mode": "failed",
         "missing": "failed",
     }
-    assert FAILURES["guard"].startswith("AirflowFailException") and "max_xcom_bytes=500" in FAILURES["guard"]
+    assert FAILURES["guard"].startswith("KontentTaskFailure") and "max_xcom_bytes=500" in FAILURES["guard"]
     assert "output_path" in FAILURES["guard"]
     assert FAILURES["other_env"].startswith("TokenMismatchError") and "environment" in FAILURES["other_env"]
     assert (
@@ -188,7 +188,7 @@ def test_mapped_over_two_environments(airflow_db, monkeypatch, kontent_emulator,
     assert {r["codename"] for r in by_env[env_a["id"]]["records"]} == {"only_in_a"}
     assert {r["codename"] for r in by_env[env_b["id"]]["records"]} == {"only_in_b", "also_b"}
     for conn, env in zip(conns, (env_a, env_b), strict=True):
-        stored = db_variable(f"kontent_sync_token__{conn}")
+        stored = db_variable(f"kontent_sync_cursor__{conn}")
         assert stored["environment_id"] == env["id"]
         assert stored["token"] == by_env[env["id"]]["next_token"]  # each mapped commit took its own pull
 

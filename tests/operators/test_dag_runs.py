@@ -100,7 +100,7 @@ def test_variable_store_across_runs_with_failed_load(
     """Poke-mode sensor, v2 filters, XCom delivery; a failed load re-delivers in the next run."""
     env_id = kontent_conn["id"]
     ctl = kontent_emulator.control
-    key = "kontent_sync_token__variable_test"
+    key = "kontent_sync_cursor__variable_test"
     store = {"token_store": "variable", "variable_key": key, "filters": {"system.type[in]": "article"}}
     dag = build_sync_dag("kontent_variable_store", store, sensor={"mode": "poke"}, pull={})
     ids: dict[str, str] = {}

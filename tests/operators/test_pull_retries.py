@@ -276,7 +276,8 @@ def test_task_errors_name_the_connection_and_the_store(
     assert set(FAILURES) == {"bad_filter", "bad_output", "other_env", "no_token", "no_summary"}
     for task_id in ("bad_filter", "bad_output", "other_env", "no_summary"):
         assert "connection 'kontent_named'" in FAILURES[task_id], FAILURES[task_id]
-    assert FAILURES["bad_filter"].startswith("KontentConfigError") and "near" in FAILURES["bad_filter"]
+    assert FAILURES["bad_filter"].startswith("KontentTaskFailure") and "near" in FAILURES["bad_filter"]
+    assert FAILURES["bad_output"].startswith("KontentTaskFailure")
     assert "output_path 'nosuchfs://bucket/x/'" in FAILURES["bad_output"]
     assert FAILURES["other_env"].startswith("TokenMismatchError")
     assert "Variable 'kontent_named_other'" in FAILURES["other_env"]

@@ -132,7 +132,7 @@ def test_pull_commit_confirms_the_snapshot_and_oversized_snapshot_fails_without_
     }
     # one attempt only: a retry would export the same too-big snapshot again
     assert dr.get_task_instance("too_big").try_number == 1
-    assert FAILURES["too_big"].startswith("AirflowFailException: connection 'kontent_default': ")
+    assert FAILURES["too_big"].startswith("KontentTaskFailure: connection 'kontent_default': ")
     assert "max_xcom_bytes=300" in FAILURES["too_big"] and "snapshot_path" in FAILURES["too_big"]
     assert db_variable("kontent_snap_big") is None  # a new init stores nothing when its snapshot fails
 

@@ -138,3 +138,11 @@ def test_hook_params_reach_the_client_and_never_carry_the_key(name, kontent_conn
 
     with pytest.raises(ValueError, match="hook_params cannot carry api_key"):
         cls(task_id=f"{name}_key", hook_params={"api_key": "secret-key-0123456789"}, **extra)
+
+
+@pytest.mark.parametrize("value", ["2", 0, True, 2.5])
+def test_max_pages_must_be_a_whole_number(value):
+    from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
+
+    with pytest.raises(ValueError, match=r"connection 'kontent_default': max_pages must be a whole number"):
+        KontentSyncPullOperator(task_id="pull", max_pages=value)

@@ -59,12 +59,17 @@ async def test_success_event_with_pending_counts(monkeypatch, kontent_emulator, 
     event = await _first_event(
         KontentSyncTrigger(kontent_conn_id="kontent_default", token=token, poll_interval=0.1)
     )
+    newest = event.pop("newest_timestamp")
     assert event == {
         "status": "success",
         "token": token,
         "pending": {"items": {"changed": 1, "deleted": 1}},
         "total": 2,
     }
+    # the newest change time on the page, as Kontent spells it
+    with _client(kontent_emulator, env) as client:
+        page = client.sync_page(token)
+    assert newest == max(d.timestamp_text for d in page.deltas)
     # read-only: the trigger made GET /sync calls only (no init, nothing else)
     calls = {(r["method"], r["path"].rsplit("/", 1)[-1]) for r in ctl.requests(env["id"])}
     assert calls == {("GET", "sync")}
@@ -152,13 +157,18 @@ async def test_persistent_faults_end_with_error(monkeypatch, kontent_emulator, k
 async def test_error_event_fails_a_soft_fail_sensor_instead_of_skipping(kontent_emulator, kontent_conn):
     """soft_fail means "no changes in time -> skip"; a real failure must still fail the task."""
     from airflow_provider_kontent._compat import AirflowSkipException
+    from airflow_provider_kontent.outcomes import KontentTaskFailure
     from airflow_provider_kontent.sensors.sync import KontentSyncSensor, KontentSyncSensorError
 
     sensor = KontentSyncSensor(task_id="wait", token="not-a-token", deferrable=True, soft_fail=True)
     error = await _first_event(KontentSyncTrigger(kontent_conn_id="kontent_default", token="not-a-token"))
-    assert error["status"] == "error"
-    with pytest.raises(KontentSyncSensorError, match="Kontent sync sensor failed"):
+    assert error["status"] == "error" and error["retryable"] is False  # an invalid token never heals
+    with pytest.raises(KontentTaskFailure, match="Kontent sync sensor failed"):
         sensor.resume_execution("execute_complete", {"event": error}, context={})
+    # a failure that may heal (5xx after the client's retries) stays retryable, and is not skipped either
+    transient = {**error, "retryable": True}
+    with pytest.raises(KontentSyncSensorError, match="Kontent sync sensor failed"):
+        sensor.resume_execution("execute_complete", {"event": transient}, context={})
 
     with _client(kontent_emulator, kontent_conn) as client:
         token = client.init_sync()
