@@ -193,6 +193,7 @@ class KontentMalformedDeltaError(KontentResponseError):
 
 class KontentStalledSyncError(KontentResponseError):
     """The Sync API kept answering a non-empty page with the very token it was sent, so following it
-    would request the same page forever. Not retried (the retry would send the same token)."""
+    would request the same page forever. Raised after the client's bounded repeats, outside any
+    request's retries; ``retryable`` lets an Airflow task try again later (nothing was committed)."""
 
-    retryable = False
+    retryable = True

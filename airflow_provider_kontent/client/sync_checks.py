@@ -97,8 +97,8 @@ class TokenProgress:
                     request_id=page.request_id,
                     url=page.url,
                     method="GET",
-                    hint="The token was not committed; try again later, and report the request id to "
-                    "Kontent.ai support if it persists",
+                    hint="The token was not committed; the task may retry later. Report the request id "
+                    "to Kontent.ai support if it persists",
                 ),
                 self.config,
             )
