@@ -90,7 +90,9 @@ class Cluster:
         with KontentClient(ClientConfig(self.env["id"], base_url=self.emu.base_url)) as client:
             return sum(len(page.deltas) for page in client.iter_pages(record["token"]))
 
-    def wait_delivered(self, what: str, *, variable_key: str = "kontent_sync_cursor__kontent_default") -> None:
+    def wait_delivered(
+        self, what: str, *, variable_key: str = "kontent_sync_cursor__kontent_default"
+    ) -> None:
         """Destination == Delivery and nothing pending after the stored token (never ahead of the load)."""
         self.af.wait_for(
             f"destination == Delivery after {what}",
