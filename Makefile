@@ -24,8 +24,15 @@ test: lint
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# every benchmark in bench/ (results tabled in bench/README.md); 5-7 minutes on 2 cores
 bench: $(STAMP)
+	$(PY) bench/drain_client.py
+	$(PY) bench/content_fetch.py
+	$(PY) bench/pull_memory.py
+	$(PY) bench/budget_drain.py
 	$(PY) bench/emulator_drain.py
+	$(PY) bench/emulator_feed.py
+	$(PY) bench/sql_load.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .ruff_cache *.egg-info

@@ -51,6 +51,18 @@ CONN_FIELDS: dict[str, dict] = {
         "description": "Upper bound on the time one request may spend waiting between retries; empty = 120.",
         "schema": {"type": ["number", "null"], "minimum": 0},
     },
+    "rate_limit_per_second": {
+        "label": "Request budget per second",
+        "description": "Most requests per second Airflow sends to this environment (Sync and content "
+        "together). Kontent.ai allows 100/s per environment, shared with your website; default 90.",
+        "schema": {"type": ["integer", "null"], "minimum": 1},
+    },
+    "rate_limit_per_minute": {
+        "label": "Request budget per minute",
+        "description": "Most requests per minute Airflow sends to this environment. Kontent.ai allows "
+        "2,000/min per environment, shared with your website; default 1800. Lower it to leave more room.",
+        "schema": {"type": ["integer", "null"], "minimum": 1},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, dict] = {

@@ -62,3 +62,15 @@ def test_airflow_providers_list_shows_the_provider(tmp_path: Path):
     assert {"package_name": "airflow-provider-kontent", "version": __version__}.items() <= next(
         r for r in rows if r["package_name"] == "airflow-provider-kontent"
     ).items()
+
+
+def test_airflow_reads_a_documentation_url_and_the_license():
+    """Airflow takes the provider's documentation link from the Project-URL "Documentation"
+    (shown in the providers list, the UI and the REST API); the license is an SPDX expression."""
+    from airflow.providers_manager import ProvidersManager
+
+    provider = ProvidersManager().providers["airflow-provider-kontent"]
+    assert provider.data["documentation-url"].startswith("https://")
+    dist = metadata.distribution("airflow-provider-kontent")
+    assert dist.metadata["License-Expression"] == "Apache-2.0"
+    assert (Path(__file__).parents[1] / "LICENSE").read_text().lstrip().startswith("Apache License")

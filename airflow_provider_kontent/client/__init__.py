@@ -18,10 +18,12 @@ from airflow_provider_kontent.client.errors import (
     KontentConnectionError,
     KontentError,
     KontentInvalidTokenError,
+    KontentMalformedDeltaError,
     KontentNotFoundError,
     KontentRateLimitError,
     KontentResponseError,
     KontentServerError,
+    KontentStalledSyncError,
 )
 from airflow_provider_kontent.client.filters import FilterClause, FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import ChangeType, Delta, EntityKind, SyncPage, compact
@@ -45,10 +47,12 @@ __all__ = [
     "KontentError",
     "KontentInvalidTokenError",
     "KontentApiRetiredError",
+    "KontentMalformedDeltaError",
     "KontentNotFoundError",
     "KontentRateLimitError",
     "KontentResponseError",
     "KontentServerError",
+    "KontentStalledSyncError",
     "SyncFilters",
     "SyncPage",
     "compact",

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from airflow_provider_kontent.client import protocol
+from airflow_provider_kontent.client import protocol, sync_checks
 from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.errors import KontentError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
@@ -49,6 +49,7 @@ class AsyncKontentClient:
             verify=True,
         )
         self.filter_stats = FilterStats()
+        self.malformed_stats = sync_checks.MalformedStats()
 
     def __repr__(self) -> str:
         return f"AsyncKontentClient({self.config!r})"
@@ -89,10 +90,16 @@ class AsyncKontentClient:
             raise
 
     async def sync_page(
-        self, token: str, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None
+        self,
+        token: str,
+        api_version: int = 2,
+        filters: SyncFilters | Mapping[str, Any] | None = None,
+        *,
+        skip_malformed: bool = False,
     ) -> SyncPage:
         """One page of changes after ``token`` (same semantics as ``KontentClient.sync_page``)."""
         sync_filters = SyncFilters.coerce(filters)
         request = self.protocol.sync_request(token, api_version)
         page = await self._call(request, protocol.parse_sync_page, sync_endpoint=True)
+        sync_checks.check_malformed(page, skip=skip_malformed, stats=self.malformed_stats, config=self.config)
         return apply_client_filters(page, sync_filters, api_version, self.filter_stats)

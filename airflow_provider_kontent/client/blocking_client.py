@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from airflow_provider_kontent.client.content import (
     MAX_RESPONSE_ITEMS,
     BatchSizer,
     ContentBatch,
-    RateLimiter,
     batch_ids,
     group_changed_items,
     is_response_too_large,
 )
+from airflow_provider_kontent.client.content_stream import ContentStream
 from airflow_provider_kontent.client.errors import KontentConfigError, KontentError, KontentResponseError
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
 from airflow_provider_kontent.client.models import Delta, SyncPage
@@ -32,10 +33,18 @@ from airflow_provider_kontent.client.protocol import (
     ApiResponse,
     RequestBuilder,
     apply_client_filters,
+    parse_retry_after,
 )
+from airflow_provider_kontent.client.ratelimit import limiter_for
 from airflow_provider_kontent.client.retry import retrying
+from airflow_provider_kontent.client.sync_checks import (
+    MAX_TOKEN_REPEATS,
+    MalformedStats,
+    TokenProgress,
+    check_malformed,
+)
 
-__all__ = ["FeedPage", "KontentClient"]
+__all__ = ["FeedPage", "KontentClient", "RequestStats"]
 
 log = logging.getLogger(LOGGER_NAME)
 T = TypeVar("T")
@@ -51,6 +60,22 @@ _PERMANENT_TRANSPORT_ERRORS = (
 )
 
 
+def _pin_environment(session: requests.Session, url: str) -> None:
+    """Read the environment settings requests would re-read on *every* request, once.
+
+    With ``trust_env`` requests looks up proxy variables (and ``NO_PROXY``), the CA bundle
+    (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) and ``.netrc`` per request, about a sixth of the CPU
+    of a Sync page. This client only talks to one host, so the proxies for that host and the CA
+    bundle are resolved here and kept on the session. ``.netrc`` is ignored on purpose: its Basic
+    credentials would replace the Delivery API key's ``Authorization`` header.
+    """
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(settings.get("proxies") or {})
+    if settings.get("verify") not in (None, True):
+        session.verify = settings["verify"]
+    session.trust_env = False
+
+
 @dataclass
 class FeedPage:
     """One ``/items-feed`` page: items, the components they use, and the token for the next page."""
@@ -58,6 +83,34 @@ class FeedPage:
     items: list[dict[str, Any]]
     modular_content: dict[str, dict[str, Any]]
     next_token: str | None
+
+
+class RequestStats:
+    """What one client sent: attempts (retries included), seconds spent waiting on the rate limiter,
+    and 429 answers. Thread-safe (the content threads add to it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.limiter_wait_seconds = 0.0
+        self.throttled = 0
+
+    def add(self, waited: float) -> None:
+        with self._lock:
+            self.requests += 1
+            self.limiter_wait_seconds += waited
+
+    def add_throttled(self) -> None:
+        with self._lock:
+            self.throttled += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "rate_limit_wait_seconds": round(self.limiter_wait_seconds, 3),
+                "throttled": self.throttled,
+            }
 
 
 class KontentClient:
@@ -82,9 +135,14 @@ class KontentClient:
             adapter = HTTPAdapter(pool_maxsize=max(10, config.max_concurrency))
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
-        self.rate_limiter = RateLimiter(
-            [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)]
+            _pin_environment(self.session, self.protocol.base_url)
+        # one budget per environment for the whole process (see client.ratelimit)
+        self.rate_limiter = limiter_for(
+            config.environment_id,
+            [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)],
         )
+        self.stats = RequestStats()
+        self.malformed_stats = MalformedStats()
         self.filter_stats = FilterStats()
         self.batch_sizer = BatchSizer()
 
@@ -104,8 +162,12 @@ class KontentClient:
 
     # --- transport ---------------------------------------------------------------------------
     def _send_once(self, request: ApiRequest) -> ApiResponse:
-        """One attempt: wait for the rate limiter, send, and read the whole body."""
-        self.rate_limiter.acquire()
+        """One attempt: wait for the rate limiter, send, and read the whole body.
+
+        A 429 is reported to the environment's limiter, which then holds every request (of every
+        thread and client sharing it) until ``Retry-After`` has passed and lowers the rate.
+        """
+        self.stats.add(self.rate_limiter.acquire())
         try:
             resp = self.session.request(
                 request.method,
@@ -117,6 +179,9 @@ class KontentClient:
             content = resp.content
         except _TRANSPORT_ERRORS as exc:
             raise protocol.transport_error(exc, request, permanent=_PERMANENT_TRANSPORT_ERRORS) from exc
+        if resp.status_code == 429:
+            self.stats.add_throttled()
+            self.rate_limiter.throttled(parse_retry_after(resp.headers.get("retry-after")))
         return ApiResponse.build(
             resp.status_code, resp.headers, content, resp.url or request.url, request.method
         )
@@ -129,8 +194,26 @@ class KontentClient:
         def attempt() -> T:
             return protocol.read_outcome(self._send_once(request), parse, sync_endpoint=sync_endpoint)
 
+        # The first attempt runs outside tenacity: building its controller for every request costs
+        # about as much as parsing a page's deltas. A failed first attempt is handed to tenacity as
+        # its attempt 1 (re-raised at once), so waits, logs and limits are exactly the policy's.
         try:
-            return retrying(self.config, request.method, request.loggable_url)(attempt)
+            return attempt()
+        except KontentError as exc:
+            if not exc.retryable or self.config.max_attempts <= 1:
+                if exc.retryable:
+                    exc.attempts = 1  # what tenacity's give-up would have recorded
+                protocol.label_error(exc, self.config)
+                raise
+            first_failure: list[KontentError] = [exc]
+
+        def replay_then_attempt() -> T:
+            if first_failure:
+                raise first_failure.pop()
+            return attempt()
+
+        try:
+            return retrying(self.config, request.method, request.loggable_url)(replay_then_attempt)
         except KontentError as exc:
             protocol.label_error(exc, self.config)
             raise
@@ -148,16 +231,25 @@ class KontentClient:
         return self._call(request, protocol.parse_init, sync_endpoint=True)
 
     def sync_page(
-        self, token: str, api_version: int = 2, filters: SyncFilters | Mapping[str, Any] | None = None
+        self,
+        token: str,
+        api_version: int = 2,
+        filters: SyncFilters | Mapping[str, Any] | None = None,
+        *,
+        skip_malformed: bool = False,
     ) -> SyncPage:
         """Fetch one page of changes after ``token``; ``page.next_token`` continues from it.
 
         ``filters`` are applied client-side on v2 (``page.skipped`` counts the dropped deltas, and
-        ``self.filter_stats`` accumulates); on v1 the token already carries them.
+        ``self.filter_stats`` accumulates); on v1 the token already carries them. A delta the client
+        cannot use (not an object, no ``data.system`` id, a bad timestamp) raises
+        ``KontentMalformedDeltaError``; with ``skip_malformed`` it is left out, listed in
+        ``page.malformed`` and counted in ``self.malformed_stats``.
         """
         sync_filters = SyncFilters.coerce(filters)
         request = self.protocol.sync_request(token, api_version)
         page = self._call(request, protocol.parse_sync_page, sync_endpoint=True)
+        check_malformed(page, skip=skip_malformed, stats=self.malformed_stats, config=self.config)
         return apply_client_filters(page, sync_filters, api_version, self.filter_stats)
 
     def iter_pages(
@@ -166,18 +258,25 @@ class KontentClient:
         api_version: int = 2,
         max_pages: int | None = None,
         filters: SyncFilters | Mapping[str, Any] | None = None,
+        *,
+        skip_malformed: bool = False,
+        max_token_repeats: int = MAX_TOKEN_REPEATS,
     ) -> Iterator[SyncPage]:
         """Yield pages until the first empty one (the documented rule), or ``max_pages`` pages.
 
         Each page carries its ``next_token``, so a caller can checkpoint after every page; the last
-        yielded page is empty unless ``max_pages`` stopped the run early.
+        yielded page is empty unless ``max_pages`` stopped the run early. A non-empty page answered
+        with the very token it was sent would be requested forever: after ``max_token_repeats`` of
+        them in a row ``KontentStalledSyncError`` is raised.
         """
         if max_pages is not None and max_pages < 1:
             raise KontentConfigError("must be >= 1 or None", field="max_pages")
         sync_filters = SyncFilters.coerce(filters)
+        progress = TokenProgress(self.config, max_token_repeats)
         fetched = 0
         while True:
-            page = self.sync_page(token, api_version, sync_filters)
+            page = self.sync_page(token, api_version, sync_filters, skip_malformed=skip_malformed)
+            progress.check(token, page)
             fetched += 1
             yield page
             token = page.next_token
@@ -212,15 +311,9 @@ class KontentClient:
         if not jobs:
             return result
 
-        def fetch(job: tuple[str, list[str]]) -> list[tuple[list[str], dict[str, Any]]]:
-            lang, ids = job
-            return [
-                answer for chunk in self.batch_sizer.chunks(ids) for answer in self._fetch_batch(lang, chunk)
-            ]
-
         workers = min(self.config.max_concurrency, len(jobs))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kontent-fetch") as pool:
-            futures = [pool.submit(fetch, job) for job in jobs]
+            futures = [pool.submit(self.fetch_batch_job, lang, ids) for lang, ids in jobs]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done):
                 for future in futures:
@@ -236,6 +329,18 @@ class KontentClient:
                 result.missing[:10],
             )
         return result
+
+    def fetch_batch_job(self, language: str, ids: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+        """One URL-sized batch of ids: ``[(ids, response body), ...]``, one entry per request that
+        succeeded (more than one when the batch had to be split under the response-size cap)."""
+        return [
+            answer for chunk in self.batch_sizer.chunks(ids) for answer in self._fetch_batch(language, chunk)
+        ]
+
+    def content_stream(self, *, max_in_flight: int | None = None) -> ContentStream:
+        """A ``ContentStream``: content for changed items fetched in URL-filled batches while a drain
+        goes on (see ``client.content_stream``)."""
+        return ContentStream(self, max_in_flight=max_in_flight)
 
     def _fetch_batch(self, language: str, ids: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
         """One ``system.id[in]`` request; halves (recursively) when the response would be too large."""

@@ -5,15 +5,13 @@ Sync v2 deltas carry only ``system`` metadata. The documented recipe is one
 with ``X-KC-Wait-For-Loading-New-Content: true``. ``system.language=L`` stops fallback content from
 being stored as the ``L`` variant. The Delivery API limits URLs to 2,000 characters and uncached
 requests to 100/s per environment, so batches are sized with the real encoded URL and requests pass
-through a sliding-window rate limiter.
+through the environment's rate limiter (``client.ratelimit``).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +22,7 @@ import requests
 from airflow_provider_kontent.client.errors import KontentBadRequestError, KontentConfigError, KontentError
 from airflow_provider_kontent.client.models import ChangeType, Delta, EntityKind
 from airflow_provider_kontent.client.protocol import ApiRequest
+from airflow_provider_kontent.client.ratelimit import RateLimiter  # re-exported: where it used to live
 
 __all__ = [
     "MAX_RESPONSE_ITEMS",
@@ -199,46 +198,6 @@ class BatchSizer:
         """``ids`` (one URL-sized batch) split to the current limit."""
         limit = self.limit
         return split_evenly(ids, limit) if limit else [ids]
-
-
-class RateLimiter:
-    """A thread-safe sliding-window limiter: at most ``limit`` requests in any ``window`` seconds.
-
-    Kontent.ai allows 100 uncached requests/s and 2,000/min per environment; a token bucket alone
-    cannot promise a per-minute cap, so the limiter keeps the times of the most recent requests and
-    makes a caller wait until every window has room; requests are also spaced evenly (the shortest
-    window divided by its limit) so they never burst at a window's edge. ``windows`` is
-    ``[(seconds, limit), ...]``.
-    """
-
-    def __init__(
-        self, windows: list[tuple[float, int]], *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.windows = [(float(seconds), int(limit)) for seconds, limit in windows if limit > 0]
-        self._clock = clock
-        self._times: deque[float] = deque(maxlen=max((limit for _, limit in self.windows), default=1))
-        self._spacing = min((seconds / limit for seconds, limit in self.windows), default=0.0)
-        self._lock = threading.Lock()
-
-    def _reserve(self) -> float:
-        """Reserve the next slot; return how long the caller must wait before sending."""
-        with self._lock:
-            now = self._clock()
-            start = now
-            if self._times:
-                # spread requests evenly over the shortest window instead of bursting at its edge
-                start = max(start, self._times[-1] + self._spacing)
-            for seconds, limit in self.windows:
-                if len(self._times) >= limit:
-                    start = max(start, self._times[-limit] + seconds)
-            self._times.append(start)
-            return start - now
-
-    def acquire(self) -> None:
-        """Block until the next request may be sent (every attempt, retries included, passes here)."""
-        delay = self._reserve()
-        if delay > 0:
-            time.sleep(delay)
 
 
 def linked_codenames(value: Any) -> Iterator[str]:

@@ -18,10 +18,12 @@ __all__ = [
     "KontentConnectionError",
     "KontentError",
     "KontentInvalidTokenError",
+    "KontentMalformedDeltaError",
     "KontentNotFoundError",
     "KontentRateLimitError",
     "KontentResponseError",
     "KontentServerError",
+    "KontentStalledSyncError",
 ]
 
 
@@ -177,5 +179,21 @@ class KontentResponseError(KontentError):
 
     Retried like a transient failure (a CDN or proxy glitch is the usual cause), then raised.
     """
+
+    retryable = True
+
+
+class KontentMalformedDeltaError(KontentResponseError):
+    """A Sync page held deltas the client cannot use (not an object, no ``data.system``/id, or a bad
+    timestamp). The same token returns the same entries, so this is not retried; pass
+    ``skip_malformed=True`` to count and skip them instead."""
+
+    retryable = False
+
+
+class KontentStalledSyncError(KontentResponseError):
+    """The Sync API kept answering a non-empty page with the very token it was sent, so following it
+    would request the same page forever. Raised after the client's bounded repeats, outside any
+    request's retries; ``retryable`` lets an Airflow task try again later (nothing was committed)."""
 
     retryable = True

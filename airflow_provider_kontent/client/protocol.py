@@ -18,6 +18,13 @@ from urllib.parse import urlencode, urlsplit
 
 import pendulum
 
+try:  # msgspec ships with Airflow's task SDK; it decodes JSON ~2.5x faster than the stdlib
+    from msgspec import DecodeError as _FastDecodeError
+    from msgspec.json import decode as _fast_decode
+except ImportError:  # pragma: no cover - the client also works without it
+    _fast_decode = None
+    _FastDecodeError = ValueError
+
 from airflow_provider_kontent import __version__
 from airflow_provider_kontent.client.config import ClientConfig
 from airflow_provider_kontent.client.errors import (
@@ -34,7 +41,13 @@ from airflow_provider_kontent.client.errors import (
     KontentServerError,
 )
 from airflow_provider_kontent.client.filters import FilterStats, SyncFilters
-from airflow_provider_kontent.client.models import ARRAY_KINDS, Delta, SyncPage
+from airflow_provider_kontent.client.models import (
+    ARRAY_KINDS,
+    Delta,
+    MalformedDelta,
+    SyncPage,
+    checked_delta,
+)
 
 __all__ = [
     "INVALID_TOKEN_ERROR_CODE",
@@ -58,6 +71,7 @@ __all__ = [
 SOURCE_HEADER = f"airflow-provider-kontent;{__version__}"
 INVALID_TOKEN_ERROR_CODE = 107
 LOGGER_NAME = "airflow_provider_kontent.client"
+
 log = logging.getLogger(LOGGER_NAME)
 T = TypeVar("T")
 
@@ -285,10 +299,21 @@ def read_outcome(
 
 
 # --- response parsing --------------------------------------------------------------------------
+def decode_json(content: bytes) -> Any:
+    """JSON bytes to Python values, with msgspec when installed (same result as ``json.loads``; what
+    msgspec refuses, such as ``NaN``, is handed to the stdlib, so both accept exactly the same input)."""
+    if _fast_decode is not None:
+        try:
+            return _fast_decode(content)
+        except _FastDecodeError:
+            pass
+    return json.loads(content.decode("utf-8"))
+
+
 def parse_json(response: ApiResponse) -> Any:
     """Decode a JSON body or raise ``KontentResponseError`` (retryable: usually a proxy glitch)."""
     try:
-        return json.loads(response.content.decode("utf-8"))
+        return decode_json(response.content)
     except (UnicodeDecodeError, ValueError):
         snippet = response.content[:80].decode("utf-8", "replace")
         raise KontentResponseError(
@@ -336,10 +361,16 @@ def parse_init(response: ApiResponse) -> str:
 
 
 def parse_sync_page(response: ApiResponse) -> SyncPage:
-    """A Sync page: the four arrays (each optional) and the token; a page without a token is malformed."""
+    """A Sync page: the four arrays (each optional) and the token; a page without a token is malformed.
+
+    Entries that are not usable deltas (``models.delta_problem``) go to ``page.malformed`` instead of
+    ``page.deltas``; ``check_malformed`` decides whether they fail the request.
+    """
     token = continuation_token(response)
     body = parse_object(response)
     deltas: list[Delta] = []
+    malformed: list[MalformedDelta] = []
+    received = 0
     for array, kind in ARRAY_KINDS.items():
         entries = body.get(array)
         if entries is None:
@@ -348,10 +379,26 @@ def parse_sync_page(response: ApiResponse) -> SyncPage:
             raise KontentResponseError(
                 f"'{array}' is not an array", status=response.status, url=response.url, method=response.method
             )
-        deltas.extend(Delta.from_api(kind, entry) for entry in entries)
+        received += len(entries)
+        for index, entry in enumerate(entries):
+            checked = checked_delta(kind, entry)
+            if type(checked) is str:
+                malformed.append(MalformedDelta(array, index, checked, _sample(entry)))
+            else:
+                deltas.append(checked)  # type: ignore[arg-type]
     return SyncPage(
-        deltas=deltas, next_token=token, request_id=response.header("x-request-id"), received=len(deltas)
-    )  # type: ignore[arg-type]
+        deltas=deltas,
+        next_token=token,  # type: ignore[arg-type]
+        request_id=response.header("x-request-id"),
+        received=received,
+        malformed=malformed,
+        url=response.url,
+    )
+
+
+def _sample(entry: Any, limit: int = 300) -> str:
+    text = json.dumps(entry, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def parse_object(response: ApiResponse) -> dict[str, Any]:
@@ -397,7 +444,7 @@ def error_from_response(response: ApiResponse, *, sync_endpoint: bool = False) -
     """Map an error response to the exception family, keeping Kontent's message and ids."""
     body: Any = None
     try:
-        body = json.loads(response.content.decode("utf-8")) if response.content else None
+        body = decode_json(response.content) if response.content else None
     except (UnicodeDecodeError, ValueError):
         body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):

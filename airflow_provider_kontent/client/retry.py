@@ -5,11 +5,13 @@ missing ``X-Continuation`` are retried exactly like a 5xx. What retries is decid
 ``retryable`` flag (429, 408, 5xx, connection/timeout errors, malformed responses); 400/401/403/404
 never retry, nor does a TLS certificate that fails verification.
 
-Waits: ``Retry-After`` when the server sent one (seconds or an HTTP date, clamped to
-``max_retry_after``), otherwise exponential backoff with full jitter (tenacity's
-``wait_random_exponential``: ``uniform(0, min(backoff_max, backoff_initial * 2**(n-1)))``). The run
-stops after ``max_attempts`` attempts or when the next wait would push the total sleep past
-``max_retry_wait``; the last error is then raised with ``attempts`` set. Every retry is logged at
+Waits: ``Retry-After`` when the server sent one (seconds or an HTTP date), always in full: a request
+is never sent again earlier than the server asked. A ``Retry-After`` longer than ``max_retry_after``
+ends the retries at once (the error says so) rather than being cut short. Otherwise exponential
+backoff with full jitter (tenacity's ``wait_random_exponential``: ``uniform(0, min(backoff_max,
+backoff_initial * 2**(n-1)))``). The run stops after ``max_attempts`` attempts or when the next wait
+would push the total sleep past ``max_retry_wait``; the last error is then raised with ``attempts``
+set. Every retry is logged at
 WARNING on ``airflow_provider_kontent.client`` with the reason and the wait.
 """
 
@@ -37,7 +39,7 @@ def compute_wait(config: ClientConfig, attempt: int, exc: BaseException | None) 
     """Seconds to sleep after attempt number ``attempt`` failed with ``exc``."""
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
-        return min(float(retry_after), config.max_retry_after)
+        return float(retry_after)
     backoff = wait_random_exponential(multiplier=config.backoff_initial, max=config.backoff_max)
     return float(backoff(_AttemptNumber(attempt)))  # type: ignore[arg-type]
 
@@ -60,13 +62,13 @@ def _reason(exc: BaseException | None) -> str:
     return type(exc).__name__ if exc else "unknown"
 
 
-def _wait_origin(config: ClientConfig, exc: BaseException | None) -> str:
+def _wait_origin(exc: BaseException | None) -> str:
+    return "backoff with jitter" if getattr(exc, "retry_after", None) is None else "Retry-After"
+
+
+def _retry_after_too_long(config: ClientConfig, exc: BaseException | None) -> bool:
     retry_after = getattr(exc, "retry_after", None)
-    if retry_after is None:
-        return "backoff with jitter"
-    if retry_after > config.max_retry_after:
-        return f"Retry-After {retry_after:g}s, capped by max_retry_after"
-    return "Retry-After"
+    return retry_after is not None and retry_after > config.max_retry_after
 
 
 class _Policy:
@@ -85,6 +87,8 @@ class _Policy:
         """Bounded twice: by attempts, and by the total sleep (tenacity computes the wait first)."""
         if state.attempt_number >= self.config.max_attempts:
             return True
+        if _retry_after_too_long(self.config, state.outcome.exception() if state.outcome else None):
+            return True  # honoured by giving up: retrying sooner than asked is not an option
         return state.idle_for + (state.upcoming_sleep or 0.0) > self.config.max_retry_wait
 
     def before_sleep(self, state: RetryCallState) -> None:
@@ -97,13 +101,19 @@ class _Policy:
             self.config.max_attempts,
             _reason(exc),
             state.upcoming_sleep,
-            _wait_origin(self.config, exc),
+            _wait_origin(exc),
         )
 
     def give_up(self, state: RetryCallState) -> Any:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, KontentError):
             exc.attempts = state.attempt_number
+            if _retry_after_too_long(self.config, exc) and state.attempt_number < self.config.max_attempts:
+                exc.hint = (
+                    f"Kontent.ai asked to wait {exc.retry_after:g}s (Retry-After), longer than "
+                    f"max_retry_after={self.config.max_retry_after:g}s, so the client stopped instead of "
+                    "retrying early; the task can be retried later"
+                )
         if exc is not None and state.attempt_number > 1:
             log.warning(
                 "Kontent request %s %s gave up after %d attempts (%s)",

@@ -3,7 +3,8 @@
 Connection fields: ``host`` (+ ``port``) = base URL override for public and secure mode (empty for
 Kontent.ai's own hosts), ``password`` = Delivery API key, extras ``environment_id``, ``mode``
 (public/secure/preview), ``preview_base_url`` (the override for preview mode), ``connect_timeout``,
-``read_timeout``, ``max_attempts``, ``max_retry_wait``. Production and preview have separate
+``read_timeout``, ``max_attempts``, ``max_retry_wait``, ``rate_limit_per_second``,
+``rate_limit_per_minute`` (the request budget, see ``client.ratelimit``). Production and preview have separate
 overrides so that switching a connection's mode can never read one mode's content from the other's
 host. The form is declared once, in
 ``airflow_provider_kontent.CONN_FIELDS``/``UI_FIELD_BEHAVIOUR``: Airflow 3.2+ reads it from
@@ -53,6 +54,8 @@ _NUMBER_EXTRAS: dict[str, type] = {
     "read_timeout": float,
     "max_retry_wait": float,
     "max_attempts": int,
+    "rate_limit_per_second": int,
+    "rate_limit_per_minute": int,
 }
 # every extra the hook reads; the connection form (CONN_FIELDS) must offer exactly these
 CONNECTION_EXTRAS = ("environment_id", "mode", "preview_base_url", *_NUMBER_EXTRAS)

@@ -49,6 +49,9 @@ class KontentSyncPullOperator(KontentBaseOperator):
     :param commit_token: commit the new token after the output is written (default); ``False`` leaves it
         to ``KontentSyncCommitOperator``.
     :param part_max_bytes: start a new NDJSON part after this many bytes.
+    :param skip_malformed: deltas the client cannot use (not an object, no ``data.system`` id, a bad
+        timestamp) fail the pull by default, naming the connection, request id and URL; ``True``
+        skips them, counted in the summary's ``malformed_skipped`` and logged once with a sample.
     :return: the summary dict (see docs/operators.md).
     """
 
@@ -66,6 +69,7 @@ class KontentSyncPullOperator(KontentBaseOperator):
         max_xcom_bytes: int = 1_000_000,
         commit_token: bool = True,
         part_max_bytes: int = 64 * 1024 * 1024,
+        skip_malformed: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,6 +86,7 @@ class KontentSyncPullOperator(KontentBaseOperator):
         self.max_xcom_bytes = max_xcom_bytes
         self.commit_token = commit_token
         self.part_max_bytes = part_max_bytes
+        self.skip_malformed = skip_malformed
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
@@ -114,6 +119,7 @@ class KontentSyncPullOperator(KontentBaseOperator):
                 filters=filters,
                 max_pages=self.max_pages,
                 include_content=self.include_content,
+                skip_malformed=self.skip_malformed,
             )
         except HandoffTooLargeError as err:
             raise KontentTaskFailure(f"{self.connection_label}: {err}") from None
@@ -137,6 +143,11 @@ class KontentSyncPullOperator(KontentBaseOperator):
             "lag_seconds": _lag_seconds(result.newest_timestamp),
             "content_requests": result.content_requests,
             "content_missing": result.content_missing,
+            "malformed_skipped": result.malformed_skipped,
+            "requests": result.requests,
+            "rate_limit_wait_seconds": result.rate_limit_wait_seconds,
+            "throttled": result.throttled,
+            "seconds": result.seconds,
         }
         if isinstance(sink, NdjsonSink):
             files = sink.finalize(
@@ -154,13 +165,27 @@ class KontentSyncPullOperator(KontentBaseOperator):
         summary.update(counts=sink.counts.to_dict(), kept=sink.kept)
 
         self.log.info(
-            "Pulled %d delta(s) in %d page(s): %d kept %s, %d filtered out%s",
+            "Pulled %d delta(s) in %d page(s): %d kept %s, %d filtered out%s%s",
             result.received,
             result.pages,
             sink.kept,
             summary["counts"],
             result.skipped,
+            f", {result.malformed_skipped} malformed skipped" if result.malformed_skipped else "",
             "" if result.complete else f"; stopped by max_pages={self.max_pages}, the next run resumes",
+        )
+        self.log.info(
+            "Kontent requests: %d (%d for content) in %.1fs, %.1fs of it waiting on the rate limit "
+            "(budget %d/s, %d/min for this environment)%s",
+            result.requests,
+            result.content_requests,
+            result.seconds,
+            result.rate_limit_wait_seconds,
+            self.get_hook().client_config.rate_limit_per_second,
+            self.get_hook().client_config.rate_limit_per_minute,
+            f"; {result.throttled} answered 429 (rate lowered, Retry-After honoured)"
+            if result.throttled
+            else "",
         )
         summary["committed"] = False
         if self.commit_token:

@@ -268,6 +268,9 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         }
         if fault is not None and fault.action == "stale" and not self._waits_for_new_content():
             sent["X-Stale-Content"] = "1"
+        if fault is not None and fault.action == "repeat_token" and self.headers.get("X-Continuation"):
+            for name in [n for n in sent if n.lower() == "x-continuation"]:
+                sent[name] = self.headers["X-Continuation"]  # the token it was sent, not a new one
         return sent
 
     def _waits_for_new_content(self) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -68,7 +67,9 @@ def retry_lines(caplog) -> list[str]:
 )  # fmt: skip
 def test_transient_status_is_retried_without_losing_deltas(secured, secret_guard, caplog, status, exc_type):
     ctl, env, client, token, expected = secured
-    ctl.inject_fault("status", times=2, path=SYNC, status=status)
+    # the emulator's 429 asks for 1 s by default, longer than the FAST config's max_retry_after
+    retry_after = 0 if status == 429 else None
+    ctl.inject_fault("status", times=2, path=SYNC, status=status, retry_after=retry_after)
     got = [d.key for page in client.iter_pages(token) for d in page.deltas]
     assert got == expected and len(set(got)) == len(got) == 7
     statuses = [r["status"] for r in sync_requests(ctl, env)]
@@ -79,7 +80,7 @@ def test_transient_status_is_retried_without_losing_deltas(secured, secret_guard
     assert "attempt 1/4 failed" in retries[0] and "attempt 2/4 failed" in retries[1]
 
     ctl.clear_requests()
-    ctl.inject_fault("status", times=10, path=SYNC, status=status)
+    ctl.inject_fault("status", times=10, path=SYNC, status=status, retry_after=retry_after)
     with pytest.raises(exc_type) as err:
         client.sync_page(token)
     secret_guard.record(err.value)
@@ -162,13 +163,15 @@ def test_429_waits_for_retry_after(secured, caplog):
 @pytest.mark.parametrize(
     ("overrides", "retry_after", "attempts", "wait_logged"),
     [
-        # Retry-After 1 s, clamped to 0.3 s: two sleeps fit in max_retry_wait=0.7, a third would not
+        # Retry-After 1 s, waited in full: one sleep fits in max_retry_wait=1.5, a second would not
         (
-            {"max_retry_after": 0.3, "max_retry_wait": 0.7, "backoff_initial": 5.0},
+            {"max_retry_after": 1.0, "max_retry_wait": 1.5, "backoff_initial": 5.0},
             1,
-            3,
-            "retrying in 0.30s (Retry-After 1s, capped by max_retry_after)",
+            2,
+            "retrying in 1.00s (Retry-After)",
         ),
+        # Retry-After 1 s is longer than max_retry_after: never retried early, so not retried at all
+        ({"max_retry_after": 0.3, "backoff_initial": 0.01}, 1, 1, None),
         ({"max_retry_wait": 0.0}, None, 1, None),  # no wait budget: the first failure is final
     ],
 )
@@ -198,12 +201,13 @@ def test_retry_after_as_http_date(scripted_server, caplog):
         ]
     )
     config = make_config({"id": str(uuid.uuid4())}, server.base_url, max_retry_after=0.2)
-    with KontentClient(config) as client:
-        assert client.init_sync() == "tok-1"
-    assert len(server.requests) == 2
-    (line,) = retry_lines(caplog)
-    # the date was understood as about 30 s (rounded to whole seconds), then capped
-    assert re.search(r"\(HTTP 429\); retrying in 0\.20s \(Retry-After (29|30)(\.\d+)?s, capped", line), line
+    with KontentClient(config) as client, pytest.raises(KontentRateLimitError) as err:
+        client.init_sync()
+    # the date was understood as about 30 s (rounded to whole seconds): longer than max_retry_after,
+    # so the client gives up rather than ask again before the server allows it
+    assert len(server.requests) == 1 and retry_lines(caplog) == []
+    assert 29 <= err.value.retry_after <= 30, err.value.retry_after
+    assert "longer than max_retry_after=0.2s" in str(err.value)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

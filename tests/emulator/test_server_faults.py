@@ -1,4 +1,5 @@
-"""Injected faults: status, drop, cut_body, delay, not_json, no_continuation; matching and counting."""
+"""Injected faults: status, drop, cut_body, delay, not_json, no_continuation, repeat_token; matching and
+counting."""
 
 from __future__ import annotations
 
@@ -90,6 +91,18 @@ def test_no_continuation_drops_only_the_token_header(driver):
     assert response.status_code == 200
     assert response.json() == {"items": [], "types": [], "languages": [], "taxonomies": []}
     assert "X-Continuation" not in response.headers
+
+
+def test_repeat_token_answers_with_the_token_it_was_sent(driver):
+    token = driver.init()
+    driver.control.upsert_item(driver.env_id, "a", "article", "en-US", elements={"title": "A"})
+    driver.control.inject_fault("repeat_token", times=2, path=r"/sync$")
+    for _ in range(2):
+        response = driver.get(token)
+        assert response.status_code == 200 and len(response.json()["items"]) == 1
+        assert response.headers["X-Continuation"] == token
+    response = driver.get(token)  # the fault is used up: the token advances again
+    assert len(response.json()["items"]) == 1 and response.headers["X-Continuation"] != token
 
 
 def test_clear_faults(driver):

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_provider_kontent.testing.backend.errors import BackendError
 
-ACTIONS = ("status", "drop", "cut_body", "delay", "not_json", "no_continuation", "stale")
+ACTIONS = ("status", "drop", "cut_body", "delay", "not_json", "no_continuation", "stale", "repeat_token")
 _ids = itertools.count(1)
 
 

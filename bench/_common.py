@@ -1,0 +1,70 @@
+"""Shared helpers of the benchmarks: worker processes, spread over rounds, request-log rates.
+
+Every contender runs in a process of its own (``run_worker``), so one contender's garbage, threads or
+warm caches never bill another; the emulator serves them from the benchmark's main process. Rounds
+interleave the contenders (ABAB..., the order flipped every round) so a slower or busier moment of
+the shared machine hits both alike, and each figure is printed as the median with its min-max spread.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+
+
+def run_worker(script: str, *args: Any, timeout: float = 900) -> dict[str, Any]:
+    """Run ``bench/<script> --worker ...`` in a fresh interpreter; its last stdout line is JSON."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / script), "--worker", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{script} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """``median (min-max)`` of one figure over the rounds."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def window_peaks(times: Iterable[float]) -> dict[str, float]:
+    """From request times (epoch seconds): the busiest 1 s and 60 s windows, and the mean rate."""
+    stamps = sorted(times)
+    if not stamps:
+        return {"requests": 0, "peak_1s": 0, "peak_60s": 0, "mean_per_s": 0.0, "seconds": 0.0}
+
+    def peak(width: float) -> int:
+        best = start = 0
+        for end, stamp in enumerate(stamps):
+            while stamp - stamps[start] >= width:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    seconds = stamps[-1] - stamps[0]
+    return {
+        "requests": len(stamps),
+        "peak_1s": peak(1.0),
+        "peak_60s": peak(60.0),
+        "mean_per_s": round(len(stamps) / seconds, 1) if seconds > 0 else float(len(stamps)),
+        "seconds": round(seconds, 2),
+    }
+
+
+def banner(title: str) -> None:
+    print(f"\n== {title}", flush=True)
