@@ -6,6 +6,7 @@ task instance (``try_number``) and the number of HTTP requests from the emulator
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -36,36 +37,44 @@ def _sync_requests(ctl: Any, env_id: str) -> list[dict[str, Any]]:
     return [r for r in ctl.requests(env_id) if r["path"].endswith("/sync")]
 
 
-def test_a_wrong_key_fails_once_without_retries(airflow_db, monkeypatch, kontent_emulator):
+def _run_task(dag_id: str, make_task: Callable[[], Any]) -> Any:
+    """Run a one-task DAG (failures remembered in ``FAILURES``); its task instance afterwards."""
     from airflow.sdk import DAG
 
+    with DAG(
+        dag_id, schedule=None, start_date=START, default_args={"on_failure_callback": remember_failure}
+    ) as dag:
+        task = make_task()
+    return run_dag(dag).get_task_instance(task.task_id)
+
+
+def _secure_connection(monkeypatch: Any, kontent_emulator: Any, name: str, key: str | None = None) -> dict:
+    """A secure-access environment, its token in Variable ``name`` and connection ``name`` using ``key``
+    (default: the right key)."""
+    env = kontent_emulator.control.create_environment(secure_access=True)
+    _store_token(env["id"], kontent_emulator.base_url, name, mode="secure", api_key=env["secure_key"])
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{name.upper()}",
+        connection_json(kontent_emulator.base_url, env, mode="secure", key=key or env["secure_key"]),
+    )
+    return env
+
+
+RETRIES = {"retries": 3, "retry_delay": timedelta(0)}
+
+
+def test_a_wrong_key_fails_once_without_retries(airflow_db, monkeypatch, kontent_emulator):
     from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
 
     ctl = kontent_emulator.control
-    env = ctl.create_environment(secure_access=True)
-    _store_token(
-        env["id"], kontent_emulator.base_url, "kontent_wrong_key", mode="secure", api_key=env["secure_key"]
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KONTENT_WRONG_KEY",
-        connection_json(kontent_emulator.base_url, env, mode="secure", key="not-the-key"),
-    )
+    env = _secure_connection(monkeypatch, kontent_emulator, "kontent_wrong_key", key="not-the-key")
     ctl.clear_requests()
-    with DAG(
+    ti = _run_task(
         "kontent_wrong_key",
-        schedule=None,
-        start_date=START,
-        default_args={"on_failure_callback": remember_failure},
-    ) as dag:
-        KontentSyncPullOperator(
-            task_id="pull",
-            kontent_conn_id="kontent_wrong_key",
-            variable_key="kontent_wrong_key",
-            retries=3,
-            retry_delay=timedelta(0),
-        )
-    dr = run_dag(dag)
-    ti = dr.get_task_instance("pull")
+        lambda: KontentSyncPullOperator(
+            task_id="pull", kontent_conn_id="kontent_wrong_key", variable_key="kontent_wrong_key", **RETRIES
+        ),
+    )
     assert ti.state == "failed"
     assert ti.try_number == 1  # no task retries
     assert len(_sync_requests(ctl, env["id"])) == 1  # and no client retries of a 401
@@ -75,8 +84,6 @@ def test_a_wrong_key_fails_once_without_retries(airflow_db, monkeypatch, kontent
 
 
 def test_a_persisting_503_is_retried_by_airflow(airflow_db, monkeypatch, kontent_emulator, kontent_env):
-    from airflow.sdk import DAG
-
     from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
 
     ctl = kontent_emulator.control
@@ -89,20 +96,13 @@ def test_a_persisting_503_is_retried_by_airflow(airflow_db, monkeypatch, kontent
     )
     ctl.clear_requests()
     ctl.inject_fault("status", times=100, status=503, path=r"/sync$", env_id=env_id)
-    with DAG(
-        "kontent_persisting_503",
-        schedule=None,
-        start_date=START,
-        default_args={"on_failure_callback": remember_failure},
-    ) as dag:
-        KontentSyncPullOperator(
-            task_id="pull", variable_key="kontent_503", retries=3, retry_delay=timedelta(0)
-        )
     try:
-        dr = run_dag(dag)
+        ti = _run_task(
+            "kontent_persisting_503",
+            lambda: KontentSyncPullOperator(task_id="pull", variable_key="kontent_503", **RETRIES),
+        )
     finally:
         ctl.clear_faults()
-    ti = dr.get_task_instance("pull")
     assert ti.state == "failed"
     assert ti.try_number == 4  # the first attempt and three retries
     assert len(_sync_requests(ctl, env_id)) == 4
@@ -118,8 +118,6 @@ def test_a_token_problem_fails_the_sensor_even_with_soft_fail(
     airflow_db, kontent_emulator, kontent_conn, sensor_args
 ):
     """A record of another environment must fail the run, not end it green with nothing synced."""
-    from airflow.sdk import DAG
-
     from airflow_provider_kontent.sensors.sync import KontentSyncSensor
     from airflow_provider_kontent.tokens import TokenRecord
 
@@ -127,24 +125,18 @@ def test_a_token_problem_fails_the_sensor_even_with_soft_fail(
         "tok", environment_id="11111111-2222-3333-4444-555555555555", mode="public", api_version=2
     )
     set_db_variable("kontent_sensor_other_env", other.to_dict())
-    with DAG(
+    ti = _run_task(
         f"kontent_sensor_mismatch_{next(iter(sensor_args.values()))}",
-        schedule=None,
-        start_date=START,
-        default_args={"on_failure_callback": remember_failure},
-    ) as dag:
-        KontentSyncSensor(
+        lambda: KontentSyncSensor(
             task_id="wait",
             variable_key="kontent_sensor_other_env",
             soft_fail=True,
             poke_interval=1,
             timeout=30,
-            retries=2,
-            retry_delay=timedelta(0),
+            **RETRIES,
             **sensor_args,
-        )
-    dr = run_dag(dag)
-    ti = dr.get_task_instance("wait")
+        ),
+    )
     assert ti.state == "failed", ti.state
     assert ti.try_number == 1
     assert FAILURES["wait"].startswith("TokenMismatchError")
@@ -154,41 +146,20 @@ def test_a_token_problem_fails_the_sensor_even_with_soft_fail(
 def test_a_key_revoked_while_deferred_fails_the_sensor_even_with_soft_fail(
     airflow_db, monkeypatch, kontent_emulator, edit_on_first_poll
 ):
-    """The trigger's error event for a 401 fails the task when it resumes; soft_fail does not hide it."""
-    from airflow.sdk import DAG
-
+    """The trigger's error event for a revoked key fails the task when it resumes; soft_fail does not
+    hide it."""
     from airflow_provider_kontent.sensors.sync import KontentSyncSensor
 
-    ctl = kontent_emulator.control
-    env = ctl.create_environment(secure_access=True)
-    _store_token(
-        env["id"], kontent_emulator.base_url, "kontent_revoked", mode="secure", api_key=env["secure_key"]
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_KONTENT_REVOKED",
-        connection_json(kontent_emulator.base_url, env, mode="secure", key=env["secure_key"]),
-    )
-    with DAG(
-        "kontent_sensor_revoked",
-        schedule=None,
-        start_date=START,
-        default_args={"on_failure_callback": remember_failure},
-    ) as dag:
-        KontentSyncSensor(
-            task_id="wait",
-            kontent_conn_id="kontent_revoked",
-            variable_key="kontent_revoked",
-            deferrable=True,
-            soft_fail=True,
-            poke_interval=0.2,
-            timeout=60,
-            retries=2,
-            retry_delay=timedelta(0),
-        )
+    env = _secure_connection(monkeypatch, kontent_emulator, "kontent_revoked")
+    sensor = {"kontent_conn_id": "kontent_revoked", "variable_key": "kontent_revoked", "poke_interval": 0.2}
     # the sensor's own first look finds nothing and defers; then the key is revoked under the trigger
     with edit_on_first_poll(env["id"], lambda control: control.revoke_key(env["id"], "secure")):
-        dr = run_dag(dag)
-    ti = dr.get_task_instance("wait")
+        ti = _run_task(
+            "kontent_sensor_revoked",
+            lambda: KontentSyncSensor(
+                task_id="wait", deferrable=True, soft_fail=True, timeout=60, **sensor, **RETRIES
+            ),
+        )
     assert ti.state == "failed", ti.state
     assert ti.try_number == 1
     assert FAILURES["wait"].startswith("KontentTaskFailure"), FAILURES["wait"]
@@ -216,27 +187,16 @@ def test_only_the_timeout_soft_fails(airflow_db, kontent_emulator, kontent_conn)
 
 
 def test_a_v1_init_fails_once_saying_v1_was_retired(airflow_db, kontent_emulator, kontent_conn):
-    from airflow.sdk import DAG
-
     from airflow_provider_kontent.operators.sync_init import KontentSyncInitOperator
 
     ctl = kontent_emulator.control
     ctl.clear_requests()
-    with DAG(
+    ti = _run_task(
         "kontent_v1_retired",
-        schedule=None,
-        start_date=START,
-        default_args={"on_failure_callback": remember_failure},
-    ) as dag:
-        KontentSyncInitOperator(
-            task_id="init",
-            variable_key="kontent_v1_retired",
-            api_version=1,
-            retries=2,
-            retry_delay=timedelta(0),
-        )
-    dr = run_dag(dag)
-    ti = dr.get_task_instance("init")
+        lambda: KontentSyncInitOperator(
+            task_id="init", variable_key="kontent_v1_retired", api_version=1, **RETRIES
+        ),
+    )
     assert ti.state == "failed" and ti.try_number == 1
     assert FAILURES["init"].startswith("KontentTaskFailure")
     assert "retired by Kontent.ai on 2026-01-05" in FAILURES["init"] and "api_version=2" in FAILURES["init"]
