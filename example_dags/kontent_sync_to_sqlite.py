@@ -66,7 +66,7 @@ with DAG(
         **SYNC,
         poke_interval=float(os.environ.get("KONTENT_SENSOR_POKE_INTERVAL", 60)),
         timeout=float(os.environ.get("KONTENT_SENSOR_TIMEOUT", 10 * 60)),
-        mode="reschedule",
+        deferrable=True,  # waits in the triggerer, no worker slot (README: choosing how the sensor waits)
         soft_fail=True,  # no changes before the timeout: nothing to do this run
     )
     pull = KontentSyncPullOperator(
