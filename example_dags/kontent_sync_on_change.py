@@ -2,8 +2,8 @@
 
 ::
 
-    [KontentChangesEventTrigger in the triggerer] --asset event--> init -> pull -> load -> commit
-    [fallback cron, e.g. every 6 hours]           --------------->
+    [KontentChangesEventTrigger] --asset event--> init -> load_snapshot -> pull -> load_changes -> commit
+    [fallback cron, every 6 h]   --------------->
 
 * The DAG is scheduled on ``kontent_changes_asset(CONN_ID)``: an ``Asset`` whose ``AssetWatcher`` runs
   ``KontentChangesEventTrigger`` in the triggerer. The trigger reads the token record the tasks below
@@ -14,54 +14,51 @@
 * ``AssetOrTimeSchedule`` also runs the DAG on ``KONTENT_FALLBACK_CRON`` (default every 6 hours): the
   safety net for a run that failed (its changes were already reported) and the first initialization when
   nobody triggers the DAG by hand. A wake-up is only a hint: every run pulls from the stored token.
-* ``init`` is idempotent; the first time it stores a token and exports a snapshot of every item variant.
-* ``pull`` drains the Sync API from the stored token with full content (records in XCom, no shared disk)
-  and does not commit. ``load`` upserts changed item variants and deletes deleted ones in SQLite (one
-  transaction, idempotent). ``commit`` then moves the token (compare-and-set): at-least-once delivery.
-* ``load`` is one self-contained task on purpose: swap it for any loader (a SQL transfer operator, a
-  warehouse load) without touching the rest.
+* ``init`` is idempotent; the first time it stores a token and exports a snapshot of every item variant
+  (in XCom, no shared disk), which ``load_snapshot`` (a ``KontentToSqlOperator``) loads; without a
+  snapshot that task does nothing. ``pull`` drains the Sync API from the stored token with full content
+  (records in XCom) and does not commit; ``load_changes`` applies them (one transaction, idempotent).
+  ``commit`` then moves the token and confirms the snapshot (compare-and-set): at-least-once delivery.
+  The token stays in the Variable (``token_store="variable"``) because the trigger reads it there, so
+  the loads do not advance it (the reference ``kontent_sync_to_sqlite`` keeps it in the destination).
+* The tables are the operator's (``kontent_items``, ``kontent_load_log``, ...; README "Loading into SQL");
+  add ``typed_tables=True`` for one table per content type.
 
-Configuration (environment variables, read when the DAG is parsed, except the database path):
+Configuration (environment variables, read when the DAG is parsed):
 
-* connection ``kontent_default``;
+* connections ``kontent_default`` (Kontent.ai) and ``kontent_mirror`` (the destination, e.g.
+  ``sqlite:////abs/path/kontent.sqlite`` or ``postgresql://...``; another id with ``KONTENT_SQL_CONN_ID``);
 * ``KONTENT_WATCH_POLL_INTERVAL``: seconds between the trigger's polls (default 60; Kontent rate-limits,
   keep it well above a second in production);
 * ``KONTENT_FALLBACK_CRON``: the fallback schedule (default ``0 */6 * * *``, UTC);
-* ``KONTENT_RETRY_DELAY``: seconds between task retries (default 60);
-* ``KONTENT_SQLITE_PATH`` (read at run time): the database, default ``$AIRFLOW_HOME/kontent/on_change.sqlite``.
+* ``KONTENT_RETRY_DELAY``: seconds between task retries (default 60).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable
 
 from airflow_provider_kontent.operators.sync_commit import KontentSyncCommitOperator
 from airflow_provider_kontent.operators.sync_init import KontentSyncInitOperator
 from airflow_provider_kontent.operators.sync_pull import KontentSyncPullOperator
+from airflow_provider_kontent.transfers.kontent_to_sql import KontentToSqlOperator
 from airflow_provider_kontent.triggers.changes import kontent_changes_asset
 
 CONN_ID = "kontent_default"
+SQL_CONN_ID = os.environ.get("KONTENT_SQL_CONN_ID", "kontent_mirror")
 POLL_INTERVAL = float(os.environ.get("KONTENT_WATCH_POLL_INTERVAL", 60))
 FALLBACK_CRON = os.environ.get("KONTENT_FALLBACK_CRON", "0 */6 * * *")
 RETRY_DELAY = float(os.environ.get("KONTENT_RETRY_DELAY", 60))
 
 kontent_changes = kontent_changes_asset(CONN_ID, poll_interval=POLL_INTERVAL)
 
-
-def sqlite_path() -> str:
-    home = os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow"))
-    return os.environ.get("KONTENT_SQLITE_PATH") or f"{home}/kontent/on_change.sqlite"
-
-
 with DAG(
     dag_id="kontent_sync_on_change",
-    description="Kontent.ai -> SQLite, started by content changes (AssetWatcher) or a fallback timetable",
+    description="Kontent.ai -> SQL mirror, started by content changes (AssetWatcher) or a fallback timetable",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(FALLBACK_CRON, timezone="UTC"), assets=kontent_changes
     ),
@@ -73,60 +70,15 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
     init = KontentSyncInitOperator(task_id="init", kontent_conn_id=CONN_ID, snapshot=True)
+    load_snapshot = KontentToSqlOperator(
+        task_id="load_snapshot", kontent_conn_id=CONN_ID, source=init.output, sql_conn_id=SQL_CONN_ID
+    )
     pull = KontentSyncPullOperator(
         task_id="pull", kontent_conn_id=CONN_ID, include_content=True, commit_token=False
     )
-
-    @task
-    def load(init_result: dict[str, Any], pull_summary: dict[str, Any], run_id: str | None = None) -> dict:
-        """The load step: the init's snapshot (first run) and the pulled changes into SQLite, idempotently."""
-        import json
-        import sqlite3
-        from contextlib import closing
-
-        snapshot = (init_result or {}).get("snapshot") or {}
-        records = [*(snapshot.get("records") or []), *((pull_summary or {}).get("records") or [])]
-        path = Path(sqlite_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        counts = {"upserted": 0, "deleted": 0, "missing": 0, "other": 0}
-        with closing(sqlite3.connect(path, timeout=30)) as conn, conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS content_items (id TEXT, language TEXT, codename TEXT, type TEXT,"
-                " elements TEXT, last_modified TEXT, loaded_by TEXT, PRIMARY KEY (id, language))"
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS sync_loads (run_id TEXT, kind TEXT, id TEXT, language TEXT,"
-                " change_type TEXT, timestamp TEXT, loaded_at TEXT DEFAULT CURRENT_TIMESTAMP)"
-            )
-            for record in records:
-                conn.execute(
-                    "INSERT INTO sync_loads (run_id, kind, id, language, change_type, timestamp)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (run_id, record.get("kind"), record.get("id"), record.get("language"),
-                     record.get("change_type"), record.get("timestamp")),
-                )  # fmt: skip
-                if record.get("kind") != "item":
-                    counts["other"] += 1
-                elif record.get("change_type") == "deleted":
-                    conn.execute(
-                        "DELETE FROM content_items WHERE id = ? AND language = ?",
-                        (record["id"], record["language"]),
-                    )
-                    counts["deleted"] += 1
-                elif record.get("content"):
-                    item = record["content"]["item"]
-                    conn.execute(
-                        "INSERT OR REPLACE INTO content_items VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (record["id"], record["language"], item["system"].get("codename"),
-                         item["system"].get("type"), json.dumps(item.get("elements"), sort_keys=True),
-                         item["system"].get("last_modified"), run_id),
-                    )  # fmt: skip
-                    counts["upserted"] += 1
-                else:  # not fetchable now (unpublished meanwhile): its next change or deletion follows
-                    counts["missing"] += 1
-        return {"records": len(records), **counts}
-
+    load_changes = KontentToSqlOperator(
+        task_id="load_changes", kontent_conn_id=CONN_ID, source=pull.output, sql_conn_id=SQL_CONN_ID
+    )
     commit = KontentSyncCommitOperator(task_id="commit", kontent_conn_id=CONN_ID, pull_task_id="pull")
 
-    loaded = load(init.output, pull.output)
-    init >> pull >> loaded >> commit
+    load_snapshot >> pull >> load_changes >> commit

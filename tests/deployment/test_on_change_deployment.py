@@ -9,8 +9,9 @@ order and each waits until the deployment is idle again. What they show:
 * a triggerer SIGKILLed and restarted mid-watch loses nothing (edits made while it is down arrive) and
   costs at most one extra wake-up.
 
-After each, the SQLite mirror equals what the Delivery API serves. Run alone with ``-m deployment -s``
-(``-s`` shows the measured latencies).
+After each, the mirror (``KontentToSqlOperator``'s tables in a SQLite file, the connection
+``kontent_mirror``) equals what the Delivery API serves, and its ``kontent_load_log`` says which run
+loaded which change. Run alone with ``-m deployment -s`` (``-s`` shows the measured latencies).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Pipeline:
     def __init__(self, deployment: AirflowDeployment, emulator: KontentEmulator, env: dict[str, Any]):
         self.af, self.emu, self.env = deployment, emulator, env
         self.ctl = emulator.control
-        self.mirror = Path(deployment.settings["KONTENT_SQLITE_PATH"])
+        self.mirror = Path(json.loads(deployment.settings["AIRFLOW_CONN_KONTENT_MIRROR"])["host"])
         self._settled: list[dict[str, Any]] | None = None
 
     # --- runs ---------------------------------------------------------------------------------
@@ -91,9 +92,14 @@ class Pipeline:
         return self.ctl.upsert_item(self.env["id"], codename, "article", "en-US", elements={"title": title})
 
     def loads(self) -> list[dict[str, Any]]:
+        """The item changes the runs applied (``kontent_load_log``): id, run_id, source, action."""
         with closing(sqlite3.connect(self.mirror)) as conn:
             conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute("SELECT * FROM sync_loads ORDER BY rowid")]
+            query = (
+                "SELECT entity_id AS id, load_run AS run_id, source, action FROM kontent_load_log"
+                " WHERE kind = 'item' ORDER BY seq"
+            )
+            return [dict(r) for r in conn.execute(query)]
 
     def assert_mirror_equals_delivery(self) -> int:
         from airflow_provider_kontent.client import ClientConfig, KontentClient
@@ -102,14 +108,14 @@ class Pipeline:
             delivery = {
                 (item["system"]["id"], item["system"]["language"]): (
                     item["system"]["codename"],
-                    json.dumps(item["elements"], sort_keys=True),
+                    item["elements"],
                 )
                 for item in client.iter_items_feed()
             }
         with closing(sqlite3.connect(self.mirror)) as conn:
             mirror = {
-                (row[0], row[1]): (row[2], row[3])
-                for row in conn.execute("SELECT id, language, codename, elements FROM content_items")
+                (row[0], row[1]): (row[2], json.loads(row[3]))
+                for row in conn.execute("SELECT id, language, codename, elements FROM kontent_items")
             }
         assert mirror == delivery
         return len(mirror)
@@ -135,7 +141,9 @@ def pipeline(tmp_path_factory):
                 "KONTENT_WATCH_POLL_INTERVAL": str(POLL_INTERVAL),
                 "KONTENT_FALLBACK_CRON": "0 0 1 1 *",  # yearly: no time-based run during the test
                 "KONTENT_RETRY_DELAY": "2",
-                "KONTENT_SQLITE_PATH": str(root / "mirror.sqlite"),
+                "AIRFLOW_CONN_KONTENT_MIRROR": json.dumps(
+                    {"conn_type": "sqlite", "host": str(root / "mirror.sqlite")}
+                ),
             },
         )
         deployment.add_dag(EXAMPLE_DAG)
@@ -177,8 +185,10 @@ def test_one_edit_wakes_exactly_one_run_that_loads_it(pipeline):
     runs = pipeline.new_runs(before)
     assert [r["run_type"] for r in runs] == ["asset_triggered"], runs
     loaded = [row for row in pipeline.loads() if row["id"] == item_id]
-    assert [row["run_id"] for row in loaded] == [run["run_id"]]
-    load_end = pipeline.af.task_instances(DAG_ID, run["run_id"])["load"]["end_date"]
+    assert [(row["run_id"], row["source"], row["action"]) for row in loaded] == [
+        (run["run_id"], "delta", "upsert")
+    ]
+    load_end = pipeline.af.task_instances(DAG_ID, run["run_id"])["load_changes"]["end_date"]
     LATENCIES.append(
         {
             "edit_to_run_queued": _seconds(edited_at, run["queued_at"]),
