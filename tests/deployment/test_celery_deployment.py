@@ -3,9 +3,15 @@
 The deployment (started once for the module): a PostgreSQL metadata database (also Celery's result
 backend), Redis as the broker (random database number, unique queue), ``scheduler``,
 ``dag-processor``, ``triggerer``, ``api-server`` and two ``celery worker`` processes, each with its own
-AIRFLOW_HOME, DAG copy, task-log folder and temp dir; plus the emulator and a PostgreSQL destination.
-``tests/deployment/dags/kontent_distributed_sync.py`` runs on its schedule: init -> deferrable sensor ->
-pull (XCom) -> load (PostgreSQL) -> commit (one-slot pool).
+AIRFLOW_HOME, DAG copy, task-log folder and temp dir; plus the emulator and a PostgreSQL destination
+(the ``kontent_mirror`` connection). Two DAGs run on their schedules (20 s) against it:
+
+* the reference DAG ``example_dags/kontent_sync_to_sqlite.py`` itself (``KONTENT_STAGING_URL`` empty:
+  records in XCom; the ``kontent_*`` tables, token in ``kontent_sync_state``), used by the scheduled-runs
+  scenario and paused after it;
+* ``tests/deployment/dags/kontent_distributed_sync.py`` (init -> deferrable sensor -> pull (XCom) -> load
+  (its own ``content_items`` table) -> commit (one-slot pool), token in a Variable), used by the fault
+  and overlapping-runs scenarios: its load and commit are separate tasks, so a fault can land between.
 
 The tests run in order: several scheduled runs with edits in between; a worker SIGKILLed mid-pull (the
 retry runs on the other worker); workers killed between load and commit; the triggerer restarted while
@@ -35,6 +41,8 @@ pytestmark = [pytest.mark.deployment, pytest.mark.timeout(1200)]
 DAG_ID = "kontent_distributed_sync"
 OVERLAP_DAG_ID = "kontent_distributed_sync_overlapping"
 DAG_FILE = Path(__file__).parent / "dags" / "kontent_distributed_sync.py"
+REF_DAG_ID = "kontent_sync_to_sqlite"
+REF_DAG_FILE = Path(__file__).parents[2] / "example_dags" / "kontent_sync_to_sqlite.py"
 WORKERS = ("worker1", "worker2")
 STATS: dict[str, Any] = {"faults": {}, "changes_expected": 0, "changes_delivered": 0}
 
@@ -77,6 +85,58 @@ class Cluster:
                 )
                 for i in client.iter_items_feed()
             }
+
+    def reference_destination(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """The reference DAG's ``kontent_items`` (elements are JSONB), shaped like ``delivery()``."""
+        rows = self.dest.query("SELECT id, language, codename, elements FROM kontent_items")
+        return {
+            (r["id"], r["language"]): (r["codename"], json.dumps(r["elements"], sort_keys=True)) for r in rows
+        }
+
+    def reference_model_matches(self) -> bool:
+        """``kontent_types`` and ``kontent_languages`` hold what Delivery lists."""
+        from airflow_provider_kontent.client import ClientConfig, KontentClient
+
+        with KontentClient(ClientConfig(self.env["id"], base_url=self.emu.base_url)) as client:
+            types = {t["system"]["id"]: t["system"]["codename"] for t in client.list_types()}
+            languages = {lang["system"]["id"] for lang in client.list_languages()}
+        stored_types = {
+            r["id"]: r["codename"] for r in self.dest.query("SELECT id, codename FROM kontent_types")
+        }
+        stored_languages = {r["id"] for r in self.dest.query("SELECT id FROM kontent_languages")}
+        return stored_types == types and stored_languages == languages
+
+    def reference_pending(self) -> int | None:
+        """Changes after the token in the destination's ``kontent_sync_state`` (None: no token yet)."""
+        from airflow_provider_kontent.client import ClientConfig, KontentClient
+
+        rows = self.dest.query("SELECT token FROM kontent_sync_state WHERE sync_key = 'kontent_default'")
+        if not rows or not rows[0]["token"]:
+            return None
+        with KontentClient(ClientConfig(self.env["id"], base_url=self.emu.base_url)) as client:
+            return sum(len(page.deltas) for page in client.iter_pages(rows[0]["token"]))
+
+    def wait_reference_delivered(self, what: str, edits: list[tuple[str, str | None]]) -> None:
+        """The reference DAG's tables == Delivery, nothing pending after its token, every edit shown."""
+
+        def equal() -> bool:
+            try:
+                items = self.reference_destination()
+            except Exception:  # the first load has not created the tables yet
+                return False
+            return (
+                items == self.delivery() and self.reference_model_matches() and self.reference_pending() == 0
+            )
+
+        self.af.wait_for(f"{REF_DAG_ID} tables == Delivery after {what}", equal, timeout=240, interval=1.0)
+        final = dict(edits)
+        shown = {
+            item_id: json.loads(elements)["title"]["value"]
+            for (item_id, _), (_, elements) in self.reference_destination().items()
+        }
+        STATS["reference_changes_expected"] = len(edits)
+        STATS["reference_changes_delivered"] = sum(1 for i, _ in edits if shown.get(i) == final[i])
+        assert STATS["reference_changes_delivered"] == len(edits), (final, shown)
 
     def destination(self) -> dict[tuple[str, str], tuple[str, str]]:
         rows = self.dest.query("SELECT id, language, codename, elements FROM content_items")
@@ -181,12 +241,17 @@ def cluster(tmp_path_factory):
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "40",
                 "KONTENT_SCHEDULE_SECONDS": "20",
+                # the reference DAG: every 20 s, records in XCom (no staging files), sensor pokes 1 s
+                "KONTENT_SCHEDULE_MINUTES": str(20 / 60),
+                "KONTENT_STAGING_URL": "",
+                "KONTENT_SENSOR_POKE_INTERVAL": "1",
                 "KONTENT_SENSOR_TIMEOUT": "90",
                 "KONTENT_RETRY_DELAY": "2",
                 "KONTENT_COMMIT_POOL": "kontent_commit",
             },
         )
         af.add_dag(DAG_FILE)
+        af.add_dag(REF_DAG_FILE)
         try:
             af.migrate()
             af.cli("pools", "set", "kontent_commit", "1", "one commit of a sync at a time")
@@ -199,10 +264,12 @@ def cluster(tmp_path_factory):
                 af.start_celery_worker(name, broker.queue)
             af.wait_for_dag(DAG_ID)
             af.wait_for_dag(OVERLAP_DAG_ID)
+            af.wait_for_dag(REF_DAG_ID)
             print(f"\n[celery] deployment up in {time.monotonic() - wall:.1f}s")
             yield Cluster(af, emu, env, dest)
         finally:
-            runs = {dag: len(af.dag_runs(dag)) for dag in (DAG_ID, OVERLAP_DAG_ID)} if af.components else {}
+            dags = (REF_DAG_ID, DAG_ID, OVERLAP_DAG_ID)
+            runs = {dag: len(af.dag_runs(dag)) for dag in dags} if af.components else {}
             af.close()
             broker.cleanup()
             meta.drop()
@@ -212,25 +279,33 @@ def cluster(tmp_path_factory):
             print(f"\n[celery] summary: {json.dumps(STATS)}")
 
 
-def test_scheduled_runs_with_edits_in_between_keep_the_destination_equal(cluster):
-    cluster.wait_task("init", ("success",))  # the first scheduled run initialized the token
+def test_the_reference_dag_on_its_schedule_with_edits_in_between_keeps_the_destination_equal(cluster):
+    """The reference DAG itself, scheduled every 20 s on the two workers, records handed over in XCom."""
+    cluster.wait_task("init", ("success",))  # the test DAG's token starts before any edit, too
+    cluster.wait_task("init", ("success",), dag_id=REF_DAG_ID)
+    cluster.wait_reference_delivered("the snapshot run", [])
+    start = len(cluster.edits)
     for round_ in range(3):
         created = [cluster.edit(f"r{round_}_{i}", f"round {round_} item {i}") for i in range(2)]
         if round_:
             cluster.edit("r0_0", f"updated in round {round_}")
             cluster.delete(created[0])
-        cluster.wait_delivered(f"edit round {round_}")
-    # one committing run per round at least (the run's own state may lag its last task by a moment)
-    succeeded = [r for r in cluster.runs() if r["run_id"] in cluster.runs_with("commit", ("success",))]
-    assert len(succeeded) >= 3
-    # consecutive tasks of a run ran on different workers at least once (no shared disk needed)
-    workers_per_run = []
-    for run in succeeded:
-        used = {
-            w for w in WORKERS for t in ("pull", "load") if cluster.task_log_attempts(w, run["run_id"], t)
-        }
-        workers_per_run.append(used)
-    print(f"\n[celery] workers used by pull+load per run: {workers_per_run}")
+        cluster.wait_reference_delivered(f"edit round {round_}", cluster.edits[start:])
+    cluster.af.cli("dags", "pause", REF_DAG_ID)  # the fault scenarios below use the test DAG alone
+    loaded = cluster.runs_with("load_changes", ("success",), dag_id=REF_DAG_ID)
+    runs = {r["run_id"]: r for r in cluster.runs(REF_DAG_ID)}
+    snapshot = cluster.runs_with("load_snapshot", ("success",), dag_id=REF_DAG_ID)
+    # which workers ran each run's pull and load_changes (different ones: no shared disk needed)
+    workers_per_run = [
+        {w for w in WORKERS for t in ("pull", "load_changes") if cluster.task_log_attempts(w, run_id, t)}
+        for run_id in sorted(loaded)
+    ]
+    print(f"\n[celery] {REF_DAG_ID}: workers used by pull+load_changes per run: {workers_per_run}")
+    STATS["reference_runs_loaded"] = len(loaded)
+    # one snapshot run (its pull may already carry the first round), a loading run per later round
+    assert len(snapshot) == 1 and len(loaded) >= 3, (snapshot, loaded, runs)
+    assert not cluster.runs_with("pull", ("failed",), dag_id=REF_DAG_ID)
+    cluster.wait_delivered("the reference DAG's edit rounds")  # the test DAG caught up too
 
 
 def test_worker_sigkilled_mid_pull_is_retried_on_the_other_worker(cluster):

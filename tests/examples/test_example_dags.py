@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,35 @@ def test_sqlite_dag_mirrors_snapshot_then_changes(example_env, airflow_db):
     assert stored_token_record(db)["token"] == pull["next_token"] != record["token"]
     # every run removed its staged NDJSON after loading it
     assert list((example_env["tmp"] / "staging").iterdir()) == []
+
+
+@pytest.mark.parametrize("staging", ["", "xcom"])
+def test_sqlite_dag_with_empty_staging_url_hands_records_over_in_xcom(
+    example_env, airflow_db, monkeypatch, staging
+):
+    """``KONTENT_STAGING_URL`` empty or ``xcom``: no staging files, so workers need no shared disk."""
+    ctl, env_id, db = example_env["ctl"], example_env["id"], example_env["db"]
+    monkeypatch.setenv("KONTENT_STAGING_URL", staging)
+    monkeypatch.setenv("KONTENT_SCHEDULE_MINUTES", "0.5")
+    dag = load_dag("kontent_sync_to_sqlite")
+    assert dag.schedule == timedelta(seconds=30)  # KONTENT_SCHEDULE_MINUTES, read at parse time
+    first = run_dag(dag)
+    assert first.state == "success", task_states(first)
+    init = xcom(first, "init")["snapshot"]
+    assert init["output_path"] is None and len(init["records"]) == 4
+    ctl.upsert_item(env_id, "first", "article", "en-US", elements={"title": "First, via XCom"})
+    second = run_dag(dag)
+    states = task_states(second)
+    assert second.state == "success", states
+    assert states["load_changes"] == states["clean_staging"] == "success"
+    pull = xcom(second, "pull")
+    assert pull["output_path"] is None and pull["files"] == [] and len(pull["records"]) == 1
+    (elements,) = rows(
+        db, "SELECT elements FROM kontent_items WHERE codename = 'first' AND language = 'en-US'"
+    )[0]
+    assert json.loads(elements)["title"]["value"] == "First, via XCom"
+    assert stored_token_record(db)["token"] == pull["next_token"]
+    assert not (example_env["tmp"] / "staging").exists()
 
 
 def test_sqlite_dag_failed_snapshot_load_changes_nothing_and_the_next_run_catches_up(example_env, airflow_db):
