@@ -30,7 +30,8 @@ from _common import banner, run_worker, window_peaks
 
 def worker(base_url: str, env_id: str, token: str) -> None:
     from airflow_provider_kontent.client import ClientConfig, KontentClient
-    from airflow_provider_kontent.handoff import NdjsonSink, drain
+    from airflow_provider_kontent.drain import drain
+    from airflow_provider_kontent.handoff import NdjsonSink
 
     lines: list[str] = []
 
@@ -38,7 +39,7 @@ def worker(base_url: str, env_id: str, token: str) -> None:
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    logger = logging.getLogger("airflow_provider_kontent.handoff")
+    logger = logging.getLogger("airflow_provider_kontent.drain")
     logger.setLevel(logging.INFO)
     logger.addHandler(Keep())
     with (

@@ -42,7 +42,8 @@ LATENCY = 0.05
 def worker(kind: str, base_url: str, env_id: str, token: str) -> None:
     from airflow_provider_kontent.client import ClientConfig, KontentClient
     from airflow_provider_kontent.client.content import prepared_url_length
-    from airflow_provider_kontent.handoff import NdjsonSink, drain
+    from airflow_provider_kontent.drain import drain
+    from airflow_provider_kontent.handoff import NdjsonSink
 
     config = ClientConfig(env_id, base_url=base_url)
     out: dict = {}

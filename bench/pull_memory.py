@@ -29,7 +29,8 @@ def worker(base_url: str, env_id: str, token: str, content: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_kontent.client import ClientConfig, KontentClient
-    from airflow_provider_kontent.handoff import NdjsonSink, drain
+    from airflow_provider_kontent.drain import drain
+    from airflow_provider_kontent.handoff import NdjsonSink
 
     def peak_kib() -> int:
         with open("/proc/self/status") as status:

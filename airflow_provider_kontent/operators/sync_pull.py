@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from airflow_provider_kontent.client.models import parse_timestamp
-from airflow_provider_kontent.handoff import HandoffTooLargeError, NdjsonSink, XComSink, drain
+from airflow_provider_kontent.drain import drain
+from airflow_provider_kontent.handoff import HandoffTooLargeError, NdjsonSink, XComSink
 from airflow_provider_kontent.operators.base import KontentBaseOperator, as_storage_path
 from airflow_provider_kontent.outcomes import KontentTaskFailure, airflow_outcomes
 from airflow_provider_kontent.tokens import TokenStore, token_fingerprint

@@ -12,7 +12,8 @@ import pytest
 from airflow_provider_kontent.client import ClientConfig, KontentClient
 from airflow_provider_kontent.client.content import _encoded_len, batch_ids, prepared_url_length
 from airflow_provider_kontent.client.content_stream import _OpenBatch
-from airflow_provider_kontent.handoff import XComSink, drain
+from airflow_provider_kontent.drain import drain
+from airflow_provider_kontent.handoff import XComSink
 from tests.client.conftest import make_config
 
 LANGUAGES = ["en-US", "de", "fr"]
@@ -77,7 +78,7 @@ def test_pull_fetches_across_pages_with_the_fewest_requests(multilingual, caplog
         whole = client.fetch_items(deltas)
         ctl.clear_requests()
         sink = XComSink(0)
-        caplog.set_level(logging.INFO, logger="airflow_provider_kontent.handoff")
+        caplog.set_level(logging.INFO, logger="airflow_provider_kontent.drain")
         result = drain(client, token, sink, include_content=True, progress_interval=0)
     records = sink.finalize()
     assert result.pages > 7 and result.complete  # the changes span many pages...

@@ -29,7 +29,8 @@ CEILING_KIB = 32 * 1024
 _CHILD = """
 import json, sys
 from airflow.sdk import ObjectStoragePath
-from airflow_provider_kontent.handoff import NdjsonSink, drain
+from airflow_provider_kontent.drain import drain
+from airflow_provider_kontent.handoff import NdjsonSink
 from airflow_provider_kontent.client import ClientConfig, KontentClient
 
 def peak_kib():

@@ -20,7 +20,8 @@ import pytest
 
 from airflow_provider_kontent.client import ClientConfig, KontentClient, item_content
 from airflow_provider_kontent.client.dependents import is_component_record
-from airflow_provider_kontent.handoff import XComSink, drain
+from airflow_provider_kontent.drain import drain
+from airflow_provider_kontent.handoff import XComSink
 from airflow_provider_kontent.tokens import TokenRecord
 from airflow_provider_kontent.transfers.kontent_to_sql import KontentToSqlOperator
 from airflow_provider_kontent.transfers.sql_dialects import from_json
