@@ -8,12 +8,15 @@ run DAGs ask for it; client and emulator tests stay DB-free).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 _HOME = tempfile.mkdtemp(prefix="kontent-airflow-home-")
+# also removed when no test asked for the database (the fixture below removes it otherwise)
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ.update(
     {
         "AIRFLOW_HOME": _HOME,
