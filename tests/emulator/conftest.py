@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,16 @@ from airflow_provider_kontent.testing import KontentEmulator
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
 ARTICLE_ELEMENTS = {"title": {"type": "text", "name": "Title"}, "body": {"type": "rich_text", "name": "Body"}}
+
+
+def wait_until(condition, timeout: float = 10.0):
+    """Poll ``condition`` until it returns something truthy (no timing assertion, just a bound)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.02)
 
 
 class SyncDriver:

@@ -4,25 +4,10 @@ need not sleep through the delay."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from airflow_provider_kontent.testing import EmulatorControlError
-from tests.emulator.conftest import SyncDriver
-
-EXPIRED = "has expired"
-
-
-def _wait_until(condition, timeout: float = 10.0):
-    """Poll ``condition`` until it returns something truthy (no timing assertion, just a bound)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
-
+from tests.emulator.conftest import SyncDriver, wait_until
 
 # -- propagation delay ----------------------------------------------------------------------------------------
 
@@ -98,7 +83,7 @@ def test_short_delay_elapses_on_its_own_in_order(make_driver):
         codenames = [d["data"]["system"]["codename"] for d in driver.deltas(token)]
         return codenames if len(codenames) == 2 else None
 
-    assert _wait_until(both_visible) == ["first", "second"]
+    assert wait_until(both_visible) == ["first", "second"]
     assert _item_status(driver, "first") == 200 and _item_status(driver, "second") == 200
     assert ctl.get_environment(env)["pending_changes"] == 0
 

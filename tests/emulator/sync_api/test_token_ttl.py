@@ -5,19 +5,9 @@ from __future__ import annotations
 
 import time
 
-from tests.emulator.conftest import SyncDriver
+from tests.emulator.conftest import SyncDriver, wait_until
 
 EXPIRED = "has expired"
-
-
-def _wait_until(condition, timeout: float = 10.0):
-    """Poll ``condition`` until it returns something truthy (no timing assertion, just a bound)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
 
 
 # -- token TTL ------------------------------------------------------------------------------------------------
@@ -61,7 +51,7 @@ def test_every_response_issues_a_token_with_a_fresh_lifetime(make_driver):
     _, fresh = driver.page(token)  # issued now
     driver.control.update_environment(driver.env_id, token_ttl_s=0.04)
     assert driver.get(token).status_code == 400  # issued > 0.04 s ago
-    assert _wait_until(lambda: driver.get(fresh).status_code == 400)  # ages out in turn
+    assert wait_until(lambda: driver.get(fresh).status_code == 400)  # ages out in turn
 
 
 def test_the_emulator_clock_ages_tokens_without_sleeping(make_driver):
