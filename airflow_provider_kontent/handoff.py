@@ -7,10 +7,11 @@ drain). They differ in where the result lives:
 * ``XComSink`` keeps the compacted records in memory, because they go into one XCom value anyway, and
   fails early and clearly once they would exceed ``max_xcom_bytes``.
 * ``NdjsonSink`` writes each page straight to ``part-NNNNN.ndjson`` files under an ``ObjectStoragePath``
-  and keeps only a 64-bit digest per key. A key seen twice is remembered as a duplicate; duplicates are
-  rare (changes made while draining), so after the drain one streaming pass locates the winners of just
-  those keys and a second pass rewrites only the parts holding superseded lines. Memory is therefore one
-  page of records plus about 70 bytes per distinct key, not the whole delta. A ``_SUCCESS`` manifest
+  and keeps only a 64-bit digest per key (``handoff_keys.DuplicateKeyIndex``: a bounded set, spilled
+  sorted to a local temporary file when full). Keys seen twice are rare (changes made while draining),
+  so after the drain one streaming pass locates the winners of just those keys and a second pass
+  rewrites only the parts holding superseded lines. Memory is therefore one page of records, a write
+  buffer and a fixed-size key set, whatever the size of the delta. A ``_SUCCESS`` manifest
   (files, line counts, counts per kind) is written last and removed first, so a partially written
   directory is never mistaken for a complete one.
 
@@ -32,6 +33,7 @@ import pendulum
 
 from airflow_provider_kontent.client import Delta, EntityKind
 from airflow_provider_kontent.client.models import parse_instant
+from airflow_provider_kontent.handoff_keys import DuplicateKeyIndex
 
 try:  # msgspec ships with Airflow's task SDK; it encodes JSON several times faster than the stdlib
     from msgspec.json import Encoder as _FastEncoder
@@ -195,7 +197,7 @@ class _Part:
 
 class NdjsonSink:
     """Compacted records as NDJSON parts under ``directory``; memory bounded by one page, a write buffer
-    of ``WRITE_CHUNK`` bytes and the key digests."""
+    of ``WRITE_CHUNK`` bytes and the key index's in-memory set (``handoff_keys.SPILL_AT`` digests)."""
 
     def __init__(self, directory: Any, *, part_max_bytes: int = 64 * 1024 * 1024) -> None:
         self.directory = directory
@@ -203,8 +205,7 @@ class NdjsonSink:
         self.parts: list[_Part] = []
         self.counts = CountTable()
         self.superseded = 0
-        self._seen: set[int] = set()
-        self._duplicates: set[int] = set()
+        self._keys = DuplicateKeyIndex()
         self._handle: Any = None
         self._prepared = False
         # Pages are written in chunks of about WRITE_CHUNK bytes: every write() on an
@@ -245,16 +246,14 @@ class NdjsonSink:
         if not self._prepared:
             self.prepare()
         chunk: list[bytes] = []
+        digests: list[int] = []
         for record in records:
-            digest = _digest(record_key(record))
-            if digest in self._seen:
-                self._duplicates.add(digest)
-            else:
-                self._seen.add(digest)
+            digests.append(_digest(record_key(record)))
             chunk.append(_encode(record) + b"\n")
             self.counts.add(record)
         if not chunk:
             return
+        self._keys.add_all(digests)
         if self._handle is None:
             self._open_part()
         data = b"".join(chunk)
@@ -272,13 +271,13 @@ class NdjsonSink:
     def kept(self) -> int:
         return sum(part.records for part in self.parts)
 
-    def _drop_superseded(self) -> None:
+    def _drop_superseded(self, duplicates: set[int]) -> None:
         """Two streaming passes over the parts, touching only keys seen more than once."""
         winners: dict[tuple, tuple[int, int, str | None]] = {}
         for part_no, part in enumerate(self.parts):
             for line_no, record in enumerate(iter_ndjson(self.directory / part.name)):
                 key = record_key(record)
-                if _digest(key) not in self._duplicates:
+                if _digest(key) not in duplicates:
                     continue
                 current = winners.get(key)
                 if current is None or _newer_or_same(record.get("timestamp"), current[2]):
@@ -313,9 +312,11 @@ class NdjsonSink:
         if not self._prepared:
             self.prepare()
         self._close_part()
-        if self._duplicates:
-            log.info("Compacting %d key(s) that appeared on more than one page", len(self._duplicates))
-            self._drop_superseded()
+        duplicates = self._keys.duplicates()
+        self._keys.close()
+        if duplicates:
+            log.info("Compacting %d key(s) that appeared on more than one page", len(duplicates))
+            self._drop_superseded(duplicates)
         for part in [p for p in self.parts if p.records == 0]:
             (self.directory / part.name).unlink()
         self.parts = [p for p in self.parts if p.records > 0]
@@ -335,6 +336,7 @@ class NdjsonSink:
         """Release the open file after a failure; the missing manifest marks the directory incomplete."""
         self._pending.clear()
         self._close_part()
+        self._keys.close()
 
 
 def _iter_lines(path: Any) -> Iterator[bytes]:

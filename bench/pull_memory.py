@@ -8,7 +8,8 @@ its peak resident size (Linux ``VmHWM`` via ``/proc/self/clear_refs``), runs the
 ``NdjsonSink`` on ``file://`` (``include_content`` off, then on: content fetched across pages with a
 bounded number of batches in flight) and reports how much the peak grew. The request budget is raised
 out of the way: memory, not pacing, is measured here. Printed: growth per size, and the 100k/10k
-ratio (flat = 1; what grows is the compaction index, ~70 bytes per distinct key).
+ratio (flat = 1: the compaction index keeps a fixed-size set of key digests and spills the rest to a
+local temporary file, ``handoff_keys.DuplicateKeyIndex``).
 """
 
 from __future__ import annotations
