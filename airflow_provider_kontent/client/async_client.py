@@ -3,6 +3,9 @@
 It only fetches sync pages: init and token commits happen on workers, never in the triggerer, so a
 restarted trigger cannot cause side effects. Request building, parsing, errors and the retry policy
 come from the same modules as the blocking client (``protocol``, ``retry``); only the transport differs.
+Every attempt passes the environment's shared request budget (``ratelimit.limiter_for``), the same
+limiter the blocking clients of this process use: a triggerer running many sensors of one environment
+spends one budget, and a 429 answered to any of them holds them all until ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from airflow_provider_kontent.client.protocol import (
     ApiResponse,
     RequestBuilder,
     apply_client_filters,
+    parse_retry_after,
 )
+from airflow_provider_kontent.client.ratelimit import RequestStats, limiter_for
 from airflow_provider_kontent.client.retry import async_retrying
 
 __all__ = ["AsyncKontentClient"]
@@ -36,7 +41,7 @@ _PERMANENT_TRANSPORT_ERRORS = (httpx.UnsupportedProtocol, httpx.LocalProtocolErr
 class AsyncKontentClient:
     """Async Kontent.ai client owning one ``httpx.AsyncClient`` (use ``async with`` or ``aclose``).
 
-    It has no client-side rate limiter: a trigger makes one request per poll.
+    Requests wait on the environment's shared limiter (``acquire_async``) and are counted in ``stats``.
     """
 
     def __init__(self, config: ClientConfig, *, client: httpx.AsyncClient | None = None) -> None:
@@ -48,6 +53,8 @@ class AsyncKontentClient:
             follow_redirects=True,  # httpx drops Authorization when a redirect leaves the origin
             verify=True,
         )
+        self.rate_limiter = limiter_for(config.environment_id, config.rate_windows)
+        self.stats = RequestStats()
         self.filter_stats = FilterStats()
         self.malformed_stats = sync_checks.MalformedStats()
 
@@ -66,13 +73,17 @@ class AsyncKontentClient:
             await self.client.aclose()
 
     async def _send_once(self, request: ApiRequest) -> ApiResponse:
-        """One attempt: send and read the whole body."""
+        """One attempt: wait for the shared budget, send, read the whole body; report a 429 to it."""
+        self.stats.add(await self.rate_limiter.acquire_async())
         try:
             resp = await self.client.request(
                 request.method, request.url, params=request.params or None, headers=request.headers
             )
         except httpx.RequestError as exc:
             raise protocol.transport_error(exc, request, permanent=_PERMANENT_TRANSPORT_ERRORS) from exc
+        if resp.status_code == 429:
+            self.stats.add_throttled()
+            self.rate_limiter.throttled(parse_retry_after(resp.headers.get("retry-after")))
         return ApiResponse.build(resp.status_code, resp.headers, resp.content, str(resp.url), request.method)
 
     async def _call(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from airflow_provider_kontent.client.protocol import (
     apply_client_filters,
     parse_retry_after,
 )
-from airflow_provider_kontent.client.ratelimit import limiter_for
+from airflow_provider_kontent.client.ratelimit import RequestStats, limiter_for
 from airflow_provider_kontent.client.retry import retrying
 from airflow_provider_kontent.client.sync_checks import (
     MAX_TOKEN_REPEATS,
@@ -85,34 +84,6 @@ class FeedPage:
     next_token: str | None
 
 
-class RequestStats:
-    """What one client sent: attempts (retries included), seconds spent waiting on the rate limiter,
-    and 429 answers. Thread-safe (the content threads add to it)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.limiter_wait_seconds = 0.0
-        self.throttled = 0
-
-    def add(self, waited: float) -> None:
-        with self._lock:
-            self.requests += 1
-            self.limiter_wait_seconds += waited
-
-    def add_throttled(self) -> None:
-        with self._lock:
-            self.throttled += 1
-
-    def to_dict(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "requests": self.requests,
-                "rate_limit_wait_seconds": round(self.limiter_wait_seconds, 3),
-                "throttled": self.throttled,
-            }
-
-
 class KontentClient:
     """Blocking Kontent.ai client; one ``requests.Session`` per client (use as a context manager).
 
@@ -137,10 +108,7 @@ class KontentClient:
             self.session.mount("http://", adapter)
             _pin_environment(self.session, self.protocol.base_url)
         # one budget per environment for the whole process (see client.ratelimit)
-        self.rate_limiter = limiter_for(
-            config.environment_id,
-            [(1.0, config.rate_limit_per_second), (60.0, config.rate_limit_per_minute)],
-        )
+        self.rate_limiter = limiter_for(config.environment_id, config.rate_windows)
         self.stats = RequestStats()
         self.malformed_stats = MalformedStats()
         self.filter_stats = FilterStats()

@@ -223,6 +223,11 @@ class ClientConfig:
             object.__setattr__(self, name, _positive_number(name, getattr(self, name), integer=True))
 
     @property
+    def rate_windows(self) -> list[tuple[float, int]]:
+        """The request budget as ``(seconds, limit)`` windows, the key of the shared limiter."""
+        return [(1.0, self.rate_limit_per_second), (60.0, self.rate_limit_per_minute)]
+
+    @property
     def effective_base_url(self) -> str:
         """The root URL requests go to (no trailing slash)."""
         if self.base_url:

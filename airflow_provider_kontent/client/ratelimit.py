@@ -3,7 +3,9 @@
 Kontent.ai allows 100 uncached requests per second and 2,000 per minute **per environment**, shared
 by every key and every consumer of that environment, the customer's website included. Sync pages and
 content fetches count alike, so every request a process makes to one environment goes through one
-``RateLimiter`` (``limiter_for``), whichever client or thread sends it. The default budget is 90 % of
+``RateLimiter`` (``limiter_for``), whichever client, thread or coroutine sends it: the blocking
+client's content threads wait in ``acquire``, the triggers' asyncio client in ``acquire_async``
+without blocking the triggerer's event loop. The default budget is 90 % of
 the documented limits (``ClientConfig.rate_limit_per_second``/``_per_minute``: 90/s, 1,800/min),
 which leaves room for the site's own uncached requests.
 
@@ -15,13 +17,15 @@ environment settles at what is actually available instead of being hit again at 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["RateLimiter", "limiter_for", "reset_shared_limiters"]
+__all__ = ["RateLimiter", "RequestStats", "limiter_for", "reset_shared_limiters"]
 
 
 class RateLimiter:
@@ -47,7 +51,9 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._times: deque[float] = deque(maxlen=max((limit for _, limit in self.windows), default=1))
-        self._spacing = min((seconds / limit for seconds, limit in self.windows), default=0.0)
+        # the shortest window's pace: a looser per-minute budget must not let the per-second one burst
+        shortest = min(self.windows, default=None)
+        self._spacing = shortest[0] / shortest[1] if shortest else 0.0
         self._lock = threading.Lock()
         self.recovery_seconds = recovery_seconds
         self.min_factor = min_factor
@@ -97,6 +103,15 @@ class RateLimiter:
             return delay
         return 0.0
 
+    async def acquire_async(self) -> float:
+        """``acquire`` for a coroutine: the slot is reserved the same way (so threads and coroutines
+        share one schedule) and the wait is an ``asyncio.sleep``, leaving the event loop free."""
+        delay = self._reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+            return delay
+        return 0.0
+
     def throttled(self, retry_after: float | None) -> None:
         """The service answered 429: nobody sends before ``retry_after`` seconds have passed, and the
         rate is halved (down to ``min_factor`` of the configured one) until it recovers."""
@@ -107,6 +122,34 @@ class RateLimiter:
                 self._paused_until = max(self._paused_until, now + retry_after)
             self._factor_after_decrease = max(self.min_factor, self._factor(now) / 2)
             self._decreased_at = max(now, self._paused_until)  # regrowth starts when sending resumes
+
+
+class RequestStats:
+    """What one client sent: attempts (retries included), seconds spent waiting on the rate limiter,
+    and 429 answers. Thread-safe (the content threads add to it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.limiter_wait_seconds = 0.0
+        self.throttled = 0
+
+    def add(self, waited: float) -> None:
+        with self._lock:
+            self.requests += 1
+            self.limiter_wait_seconds += waited
+
+    def add_throttled(self) -> None:
+        with self._lock:
+            self.throttled += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "rate_limit_wait_seconds": round(self.limiter_wait_seconds, 3),
+                "throttled": self.throttled,
+            }
 
 
 _SHARED: dict[tuple[str, tuple[tuple[float, int], ...]], RateLimiter] = {}

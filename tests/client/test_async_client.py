@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+
 import pytest
 
 from airflow_provider_kontent.client import (
@@ -79,3 +82,52 @@ async def test_async_client_side_filters_and_unreachable_host(prepared, secret_g
     secret_guard.record(err.value)
     assert type(err.value.__cause__).__name__ == "ConnectError" and err.value.attempts == 2
     assert "ConnectError (Connection refused)" in str(err.value)
+
+
+async def test_async_client_spends_the_shared_budget_without_blocking_the_loop(kontent_emulator):
+    """The trigger's client waits on the environment's one limiter, asynchronously: concurrent polls
+    are spaced by the budget, a 429 answered to it pauses the event loop's other work not at all but
+    holds its own next request and a blocking client's of the same environment until Retry-After."""
+    ctl = kontent_emulator.control
+    env = ctl.create_environment()
+    config = make_config(env, kontent_emulator.base_url, rate_limit_per_second=5, max_retry_after=5.0)
+    with KontentClient(config) as blocking:
+        token = blocking.init_sync()
+        async with AsyncKontentClient(config) as client:
+            assert client.rate_limiter is blocking.rate_limiter
+            ctl.clear_requests()
+            pages = await asyncio.gather(*(client.sync_page(token) for _ in range(6)))
+            assert all(page.is_empty for page in pages) and client.stats.requests == 6
+            arrivals = [r["time"] for r in ctl.requests(env["id"])]
+            gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+            assert len(gaps) == 5 and min(gaps) > 0.15, gaps  # 5/s: one every 0.2 s, not all at once
+
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.05)
+                    ticks += 1
+
+            async def answered_429() -> None:
+                ctl.inject_fault("status", times=1, path=r"/sync$", status=429, retry_after=1)
+                try:
+                    await client._send_once(client.protocol.sync_request(token))  # one attempt
+                finally:
+                    ctl.clear_faults()
+
+            await answered_429()
+            running = asyncio.create_task(ticker())
+            try:
+                waited_before = client.stats.limiter_wait_seconds
+                assert (await client.sync_page(token)).is_empty
+            finally:
+                running.cancel()
+            assert client.stats.limiter_wait_seconds - waited_before >= 0.9
+            assert ticks >= 10, "the event loop was blocked while the client waited"
+
+            await answered_429()
+            assert blocking.sync_page(token).is_empty
+            assert blocking.stats.limiter_wait_seconds >= 0.9
+            assert client.stats.throttled == 2 and blocking.rate_limiter.throttle_count == 2

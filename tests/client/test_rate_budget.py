@@ -42,6 +42,14 @@ def test_a_429_pauses_then_halves_the_rate_which_recovers_linearly():
     assert limiter.rate_factor == limiter.min_factor
 
 
+def test_requests_are_paced_by_the_shortest_window_even_when_a_longer_one_is_looser():
+    """5/s with 1,800/min: one request every 0.2 s, not five at the per-minute pace and a pause."""
+    t = FakeTime()
+    limiter = RateLimiter([(60.0, 1800), (1.0, 5)], clock=t.clock, sleep=t.sleep)
+    waits = [round(limiter.acquire(), 6) for _ in range(6)]
+    assert waits == [0.0, 0.2, 0.2, 0.2, 0.2, 0.2]
+
+
 def test_one_limiter_per_environment_and_budget():
     env = str(uuid.uuid4())
     windows = [(1.0, 90), (60.0, 1800)]
