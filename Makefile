@@ -24,7 +24,7 @@ test: lint
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-# every benchmark in bench/ (results tabled in bench/README.md); 5-7 minutes on 2 cores
+# every benchmark in bench/ (results tabled in bench/README.md); about 8 minutes on 2 cores
 bench: $(STAMP)
 	$(PY) bench/drain_client.py
 	$(PY) bench/content_fetch.py

@@ -35,6 +35,47 @@ def run_worker(script: str, *args: Any, timeout: float = 900) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+class PersistentWorker:
+    """``bench/<script> --worker ...`` kept running: each ``run()`` asks it for one more pass.
+
+    For contenders whose passes are short next to the machine's drift (a shared VM's CPU speed moves
+    by 2x over minutes): two persistent workers asked in turn, pass after pass, see nearly the same
+    machine, so the ratio of each adjacent pair is far steadier than that of separate processes
+    started minutes apart. The worker reads one line per pass on stdin and answers one JSON line.
+    """
+
+    def __init__(self, script: str, *args: Any) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / script), "--worker", *map(str, args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+
+    def run(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker exited with {self.proc.wait()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def serve_passes(one_pass: Any) -> None:
+    """The worker side of ``PersistentWorker``: one pass per line read, its JSON result per line."""
+    for _ in sys.stdin:
+        print(json.dumps(one_pass()), flush=True)
+
+
 def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     """``median (min-max)`` of one figure over the rounds."""
     if len(values) == 1:

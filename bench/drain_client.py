@@ -1,34 +1,33 @@
 """CPU and wall time per delta of ``KontentClient.iter_pages`` against a plain ``requests`` loop.
 
-Run: ``.venv/bin/python bench/drain_client.py [--sizes 20000 100000] [--rounds 5] [--repeat 3]`` (part of ``make bench``).
+Run: ``.venv/bin/python bench/drain_client.py [--sizes 20000 100000] [--rounds 11]`` (part of ``make bench``).
 
 The emulator (in this process) holds one environment per size with that many item changes after a
-token. Each round drains every environment once with each contender, each in its own process:
+token. Each contender runs in a persistent process of its own (``_common.PersistentWorker``):
 
 * ``plain``: ``requests.Session.get`` with ``X-Continuation`` and ``response.json()``, counting deltas:
   the least any client must do;
 * ``client``: ``KontentClient.iter_pages`` (retries armed, malformed-delta checks, typed deltas) with
   the rate limiter raised out of the way, counting ``page.deltas``.
 
-A worker drains the same changes ``--repeat`` times (3) after one warm-up request and reports the
-best pass of the CPU time of its process (``time.process_time``) and of the wall time of the drain
-alone: as with ``timeit``, whatever else the machine runs only ever adds time, so the minimum of a
-few passes is a far steadier estimate than one pass (one pass of 20,000 deltas is ~0.6 s, and the
-same code measured 13-30 us per delta from pass to pass on the shared 2-core machine). Printed per size: client/plain CPU per delta and plain/client wall
+After a warm-up request, each round asks both workers in turn (order flipped every round) for one
+pass over the same changes; a pass reports the CPU time of its process (``time.process_time``) and
+the wall time of the drain alone. The ratios are taken pass by adjacent pass: on the shared 2-core
+VM the same code measured 13-30 us per delta from one minute to the next, so only passes run side
+by side in time are comparable. Printed per size: client/plain CPU per delta and plain/client wall
 time (i.e. the client's throughput as a share of the plain loop's), median and spread over rounds.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import banner, run_worker, spread
+from _common import PersistentWorker, banner, serve_passes, spread
 
 
 def _plain_drain(base_url: str, env_id: str, token: str):
@@ -73,25 +72,24 @@ def _client_drain(base_url: str, env_id: str, token: str):
     return drain
 
 
-def worker(kind: str, base_url: str, env_id: str, token: str, repeat: str) -> None:
-    """Drain the same changes ``repeat`` times in this process; report the best pass of each measure
-    (the machine's other load only ever adds time, so the minimum is the least noisy estimate)."""
+def worker(kind: str, base_url: str, env_id: str, token: str) -> None:
+    """One pass per request from the benchmark: CPU time of this process and wall time of the drain."""
     drain = (_plain_drain if kind == "plain" else _client_drain)(base_url, env_id, token)
-    cpus, walls = [], []
-    for _ in range(int(repeat)):
+
+    def one_pass() -> dict:
         cpu, wall = time.process_time(), time.perf_counter()
         pages, deltas = drain()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    print(json.dumps({"pages": pages, "deltas": deltas, "cpu": min(cpus), "wall": min(walls)}))
+        wall = time.perf_counter() - wall
+        return {"pages": pages, "deltas": deltas, "cpu": time.process_time() - cpu, "wall": wall}
+
+    serve_passes(one_pass)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=3, help="passes per worker; the best counts")
-    parser.add_argument("--worker", nargs=5, metavar=("KIND", "BASE_URL", "ENV", "TOKEN", "REPEAT"))
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--worker", nargs=4, metavar=("KIND", "BASE_URL", "ENV", "TOKEN"))
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
@@ -112,26 +110,36 @@ def main() -> None:
             emu.control.generate_changes(env, size, type="article")
             print(f"generated {size:,} changes in {time.perf_counter() - started:.1f}s", flush=True)
             envs[size] = (env, token)
-        per_delta = {}
-        for size, (env, token) in envs.items():
-            runs: dict[str, list[dict]] = {"plain": [], "client": []}
+        # every size and contender in a persistent process, all asked round by round: the sizes are
+        # interleaved too, so the per-delta flatness compares passes made side by side in time
+        kinds = ("plain", "client")
+        runs: dict[tuple[int, str], list[dict]] = {(size, kind): [] for size in envs for kind in kinds}
+        workers = {
+            (size, kind): PersistentWorker("drain_client.py", kind, emu.base_url, env, token)
+            for size, (env, token) in envs.items()
+            for kind in kinds
+        }
+        try:
             for round_no in range(args.rounds):
-                order = ("plain", "client") if round_no % 2 == 0 else ("client", "plain")
-                for kind in order:
-                    runs[kind].append(
-                        run_worker("drain_client.py", kind, emu.base_url, env, token, args.repeat)
-                    )
-            assert all(r["deltas"] == size for kind in runs for r in runs[kind]), runs
-            cpu_ratio = [c["cpu"] / p["cpu"] for c, p in zip(runs["client"], runs["plain"], strict=True)]
-            wall_ratio = [p["wall"] / c["wall"] for c, p in zip(runs["client"], runs["plain"], strict=True)]
-            per_delta[size] = [c["cpu"] / size * 1e6 for c in runs["client"]]
-            pages = runs["client"][0]["pages"]
+                for size in envs:
+                    for kind in kinds if round_no % 2 == 0 else kinds[::-1]:
+                        runs[size, kind].append(workers[size, kind].run())
+        finally:
+            for process in workers.values():
+                process.close()
+        per_delta = {}
+        for size in envs:
+            plain, client = runs[size, "plain"], runs[size, "client"]
+            assert all(r["deltas"] == size for r in plain + client), (plain, client)
+            cpu_ratio = [c["cpu"] / p["cpu"] for c, p in zip(client, plain, strict=True)]
+            wall_ratio = [p["wall"] / c["wall"] for c, p in zip(client, plain, strict=True)]
+            per_delta[size] = [c["cpu"] / size * 1e6 for c in client]
             print(
-                f"{size:>7,} deltas ({pages:,} pages), {args.rounds} rounds:\n"
-                f"  CPU per delta: plain {spread([p['cpu'] / size * 1e6 for p in runs['plain']], '{:.1f}')} us, "
+                f"{size:>7,} deltas ({client[0]['pages']:,} pages), {args.rounds} rounds:\n"
+                f"  CPU per delta: plain {spread([p['cpu'] / size * 1e6 for p in plain], '{:.1f}')} us, "
                 f"client {spread(per_delta[size], '{:.1f}')} us; client/plain {spread(cpu_ratio)}x (goal <= 1.2)\n"
-                f"  wall: plain {spread([p['wall'] for p in runs['plain']])}s, "
-                f"client {spread([c['wall'] for c in runs['client']])}s; "
+                f"  wall: plain {spread([p['wall'] for p in plain])}s, "
+                f"client {spread([c['wall'] for c in client])}s; "
                 f"client throughput / plain {spread(wall_ratio)}x (goal >= 0.9)",
                 flush=True,
             )

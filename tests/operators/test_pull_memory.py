@@ -1,4 +1,5 @@
-"""A 50,000-delta pull to ``file://`` NDJSON keeps peak memory small (bounded by a page plus key digests).
+"""A 50,000-delta pull to ``file://`` NDJSON keeps peak memory small and flat: bounded by a page, a write
+buffer and the capped key index, so the first 10,000 of the same deltas need about as much.
 
 The drain runs with the same code path the operator uses (a dag.test would add nothing but time), in a
 child process whose peak resident memory (Linux ``VmHWM``, reset just before the drain) is read at its
@@ -37,14 +38,14 @@ def peak_kib():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
-url, env_id, token, out = sys.argv[1:5]
+url, env_id, token, out, max_pages = sys.argv[1:6]
 with KontentClient(ClientConfig(env_id, base_url=url)) as client:
     client.sync_page(token)
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset the peak (VmHWM) to the current resident size
     before = peak_kib()
     sink = NdjsonSink(ObjectStoragePath("file://" + out + "/"))
-    result = drain(client, token, sink)
+    result = drain(client, token, sink, max_pages=int(max_pages) or None)
     files = sink.finalize()
     after = peak_kib()
 print(json.dumps({"growth_kib": after - before, "received": result.received, "pages": result.pages,
@@ -90,13 +91,17 @@ def test_50k_deltas_to_ndjson_with_bounded_memory(emulator_process, tmp_path):
         token = client.init_sync()
     ctl.generate_changes(env_id, COUNT)
     ctl.close()
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, emulator_process, env_id, token, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+
+    def run_child(out, max_pages: int) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", _CHILD, emulator_process, env_id, token, str(out), str(max_pages)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    child = run_child(tmp_path, 0)
     assert child.returncode == 0, child.stderr[-2000:]
     report = json.loads(child.stdout.strip().splitlines()[-1])
     assert report["received"] == COUNT and report["complete"] and report["pages"] > 100
@@ -110,3 +115,12 @@ def test_50k_deltas_to_ndjson_with_bounded_memory(emulator_process, tmp_path):
     assert lines == COUNT
     first = next(iter_ndjson(ObjectStoragePath(report["files"][0])))
     assert first["kind"] == "item" and first["change_type"] == "changed"
+
+    # flat, not just small: the first 10,000 of the same deltas need about as much. A set of every
+    # key's digest (~80 bytes each) would add over 3 MiB for the other 40,000 keys; the bounded
+    # index adds about half a MiB (its set fills up to 16,384 digests, then spills to disk).
+    small = run_child(tmp_path / "small", 100)
+    assert small.returncode == 0, small.stderr[-2000:]
+    small_report = json.loads(small.stdout.strip().splitlines()[-1])
+    assert small_report["received"] == 10_000 and not small_report["complete"]
+    assert report["growth_kib"] - small_report["growth_kib"] < 1536, (report, small_report)
