@@ -113,6 +113,7 @@ class KontentClient:
         self.malformed_stats = MalformedStats()
         self.filter_stats = FilterStats()
         self.batch_sizer = BatchSizer()
+        self._templates: dict[str, requests.PreparedRequest] = {}  # see _template_for
 
     def __repr__(self) -> str:
         return f"KontentClient({self.config!r})"
@@ -136,14 +137,21 @@ class KontentClient:
         thread and client sharing it) until ``Retry-After`` has passed and lowers the rate.
         """
         self.stats.add(self.rate_limiter.acquire())
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
         try:
-            resp = self.session.request(
-                request.method,
-                request.url,
-                params=request.params or None,
-                headers=request.headers,
-                timeout=(self.config.connect_timeout, self.config.read_timeout),
-            )
+            template = self._template_for(request)
+            if template is not None:
+                prepared = template.copy()
+                prepared.headers.update(request.headers)
+                resp = self.session.send(prepared, timeout=timeout, allow_redirects=True)
+            else:
+                resp = self.session.request(
+                    request.method,
+                    request.url,
+                    params=request.params or None,
+                    headers=request.headers,
+                    timeout=timeout,
+                )
             content = resp.content
         except _TRANSPORT_ERRORS as exc:
             raise protocol.transport_error(exc, request, permanent=_PERMANENT_TRANSPORT_ERRORS) from exc
@@ -153,6 +161,26 @@ class KontentClient:
         return ApiResponse.build(
             resp.status_code, resp.headers, content, resp.url or request.url, request.method
         )
+
+    def _template_for(self, request: ApiRequest) -> requests.PreparedRequest | None:
+        """A prepared request to copy for a query-less GET (every Sync page), or None.
+
+        ``Session.request`` merges settings and prepares the request from scratch each time: about
+        a third of a Sync page's client CPU, for a request that differs from the last one only in
+        its ``X-Continuation`` header. So the client's own session prepares each such URL once, and
+        a request is a copy of it with this request's headers set (request headers win over the
+        session's, as in ``Session.request``) sent through ``Session.send``, which applies the
+        session's proxies, verification and redirect handling exactly as before. Only while the
+        session holds no cookies (a template would not carry ones set later) and never for a
+        caller's session, whose adapters, auth or hooks are the caller's business.
+        """
+        if not self._owns_session or request.params or request.method != "GET" or self.session.cookies:
+            return None
+        template = self._templates.get(request.url)
+        if template is None:
+            template = self.session.prepare_request(requests.Request("GET", request.url))
+            self._templates[request.url] = template
+        return template
 
     def _call(
         self, request: ApiRequest, parse: Callable[[ApiResponse], T], *, sync_endpoint: bool = False
