@@ -11,7 +11,8 @@ drain). They differ in where the result lives:
   sorted to a local temporary file when full). Keys seen twice are rare (changes made while draining),
   so after the drain one streaming pass locates the winners of just those keys and a second pass
   rewrites only the parts holding superseded lines. Memory is therefore one page of records, a write
-  buffer and a fixed-size key set, whatever the size of the delta. A ``_SUCCESS`` manifest
+  buffer and a fixed-size key set (plus, while merging, read buffers bounded at 2 MiB up to ~8 million
+  distinct keys), not the delta. A ``_SUCCESS`` manifest
   (files, line counts, counts per kind) is written last and removed first, so a partially written
   directory is never mistaken for a complete one.
 

@@ -9,7 +9,11 @@ set; when it is full they are written sorted, 8 bytes each, as one *run* to an a
 file on local disk, and the set starts over. A duplicate inside the set is found at once; one across
 runs is found by ``duplicates()``, which merges the sorted runs (reading each a chunk at a time) and
 reports the digests that occur twice. Memory is the set, one read chunk per run and the duplicates
-themselves (rare: changes made while the drain ran).
+themselves (rare: changes made while the drain ran). The merge reads every run at once, so the
+chunks shrink as runs pile up (``MERGE_BUDGET``): flat up to about 8 million distinct keys, then 4 KiB
+per 16,384 keys. The spill file lives in the worker's temporary directory (``TMPDIR``), 8 bytes per
+key; where that is memory-backed (a ``tmpfs`` ``/tmp``, as on many Kubernetes pods) it counts
+against the worker's memory.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ __all__ = ["DuplicateKeyIndex"]
 
 #: digests kept in memory before a run is spilled: about 1.5 MiB of set
 SPILL_AT = 1 << 14
-#: digests read at a time from each run while merging (64 KiB)
+#: digests read at a time from each run while merging (64 KiB) ...
 READ_CHUNK = 1 << 13
+#: ... as long as all runs' chunks together stay within this many digests (2 MiB); with more runs
+#: (over ~8 million distinct keys) each run's chunk shrinks down to MIN_READ_CHUNK (4 KiB)
+MERGE_BUDGET = 1 << 18
+MIN_READ_CHUNK = 1 << 9
 _ITEM = array("q").itemsize
 
 
@@ -39,6 +47,7 @@ class DuplicateKeyIndex:
         self._runs: list[tuple[int, int]] = []  # (byte offset, digest count) of each sorted run
         self._file: IO[bytes] | None = None
         self._merged = False
+        self._closed = False
 
     def __len__(self) -> int:
         """Digests added, counting a digest once per run it was spilled in (an upper bound)."""
@@ -49,6 +58,8 @@ class DuplicateKeyIndex:
 
     def add_all(self, digests: Iterable[int]) -> None:
         """Add one page's digests (one call per page keeps the per-key cost near a bare ``set.add``)."""
+        if self._closed:
+            raise RuntimeError("DuplicateKeyIndex is closed: its spilled runs are gone")
         current, found = self._current, self._found
         for digest in digests:
             if digest in current:
@@ -69,11 +80,11 @@ class DuplicateKeyIndex:
         self._runs.append((offset, len(self._current)))
         self._current = set()
 
-    def _iter_run(self, offset: int, count: int) -> Iterator[int]:
+    def _iter_run(self, offset: int, count: int, chunk_size: int) -> Iterator[int]:
         assert self._file is not None
         done = 0
         while done < count:
-            n = min(READ_CHUNK, count - done)
+            n = min(chunk_size, count - done)
             self._file.seek(offset + done * _ITEM)
             chunk = array("q")
             chunk.frombytes(self._file.read(n * _ITEM))
@@ -83,7 +94,8 @@ class DuplicateKeyIndex:
     def duplicates(self) -> set[int]:
         """The digests added more than once (merging the spilled runs the first time it is asked)."""
         if self._runs and not self._merged:
-            runs = [self._iter_run(offset, count) for offset, count in self._runs]
+            chunk_size = min(READ_CHUNK, max(MIN_READ_CHUNK, MERGE_BUDGET // len(self._runs)))
+            runs = [self._iter_run(offset, count, chunk_size) for offset, count in self._runs]
             previous = None
             for digest in heapq.merge(*runs, sorted(self._current)):
                 if digest == previous:
@@ -93,8 +105,12 @@ class DuplicateKeyIndex:
         return self._found
 
     def close(self) -> None:
-        """Delete the spill file (also done by the OS when the process ends)."""
+        """Delete the spill file (also done by the OS when the process ends) and free the set; the
+        duplicates found so far stay readable, adding is refused (the runs to compare with are gone)."""
         if self._file is not None:
             self._file.close()
             self._file = None
         self._runs = []
+        self._current = set()
+        self._merged = True
+        self._closed = True

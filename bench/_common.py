@@ -63,11 +63,17 @@ class PersistentWorker:
         return json.loads(line)
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        """End the worker (its stdin closes); one that does not end within a minute is killed."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
 
 
 def serve_passes(one_pass: Any) -> None:

@@ -37,6 +37,35 @@ def test_duplicates_match_a_counter_across_spilled_runs(spill_at, monkeypatch):
     assert index._file is None
 
 
+def test_many_runs_share_the_merge_budget_and_stay_exact(monkeypatch):
+    """With more runs than the merge budget allows full chunks for, each run is read in smaller ones."""
+    monkeypatch.setattr(handoff_keys, "MERGE_BUDGET", 40)
+    monkeypatch.setattr(handoff_keys, "MIN_READ_CHUNK", 2)
+    sizes: list[int] = []
+    real_iter_run = DuplicateKeyIndex._iter_run
+
+    def recording_iter_run(self, offset, count, chunk_size):
+        sizes.append(chunk_size)
+        return real_iter_run(self, offset, count, chunk_size)
+
+    monkeypatch.setattr(DuplicateKeyIndex, "_iter_run", recording_iter_run)
+    values = _digests(3, 1_500)
+    index = DuplicateKeyIndex(spill_at=10)
+    index.add_all(values)
+    assert index.duplicates() == {value for value, n in Counter(values).items() if n > 1}
+    assert len(index._runs) > 100 and set(sizes) == {2}  # 40 // 100+ runs -> the minimum
+
+
+def test_a_closed_index_keeps_its_answer_and_refuses_more_keys():
+    index = DuplicateKeyIndex(spill_at=2)
+    index.add_all([1, 2, 3, 1])
+    assert index.duplicates() == {1}
+    index.close()
+    assert index.duplicates() == {1} and index._current == set()
+    with pytest.raises(RuntimeError, match="closed"):
+        index.add(4)
+
+
 def test_no_duplicates_when_every_key_is_new():
     index = DuplicateKeyIndex(spill_at=5)
     for value in range(-50, 50):
